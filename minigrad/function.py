@@ -1,0 +1,104 @@
+"""Function: one node of the graph, one op. The base class every op derives from.
+
+An op is a class with two methods, forward directly above backward:
+
+    class Mul(Function):
+        '''z = x*y.   dz/dx = y,  dz/dy = x'''
+        def forward(self, x, y):      # raw backend arrays in, array out
+            return x * y
+        def backward(self, g):        # g = dL/dz, a Tensor
+            x, y = self.inputs        # the input Tensors
+            return g * y, g * x       # dL/dx, dL/dy
+
+Backward rules are written with Tensor operations. Normally the walk runs them under
+no_grad, so they cost what the array math costs; with create_graph=True they are recorded
+like any forward pass, which makes every gradient differentiable again (grad of grad).
+
+Tensors are the positional arguments of ``apply``; settings (axis, stride, ...) are
+keywords, passed on to ``forward``. Broadcasting is undone centrally: backward may return
+a gradient of the broadcast (output) shape and the walk sums it down with ``unbroadcast``.
+"""
+from __future__ import annotations
+
+from . import autograd, backend
+from .tensor import Tensor
+
+
+class Function:
+    inputs = None              # the input Tensors, while the graph is alive
+    needs_input_grad = ()      # which inputs want a gradient (ops may skip the others)
+    created_at = None          # where the op was created (anomaly mode only)
+
+    @classmethod
+    def apply(cls, *inputs: Tensor, **settings) -> Tensor:
+        """Run forward on the inputs' arrays and, if any input needs a gradient, record the node."""
+        device = inputs[0].device
+        for t in inputs[1:]:
+            if t.device != device:
+                raise RuntimeError(
+                    f"{cls.__name__}: tensors on different devices ({device} and {t.device}); "
+                    f"move them first, e.g. x.to('{device}')")
+        node = cls()
+        try:
+            out = node.forward(*[t.data for t in inputs], **settings)
+        except ValueError as exc:     # NumPy's shape errors, with the op's name added
+            shapes = ", ".join(str(t.shape) for t in inputs)
+            raise ValueError(f"{cls.__name__}: {exc} (input shapes {shapes})") from None
+        record = autograd.is_grad_enabled() and any(t.requires_grad for t in inputs)
+        result = Tensor._make(out, record, node if record else None)
+        if record:
+            node.inputs = inputs
+            node.needs_input_grad = tuple(t.requires_grad for t in inputs)
+        if autograd.is_anomaly_enabled():
+            node.created_at = autograd.creation_site()
+            autograd.check_forward(node, inputs, out)
+        return result
+
+    def forward(self, *arrays, **settings):
+        raise NotImplementedError
+
+    def backward(self, g: Tensor):
+        raise NotImplementedError
+
+    # ---------------------------------------------------------------- helpers for backward
+    def output(self, array) -> Tensor:
+        """A value computed in forward (usually the output) as a Tensor for backward.
+
+        When the backward is being recorded (create_graph=True) the tensor is marked as
+        made by this node, so differentiating the gradient flows back through it.
+        """
+        recording = autograd.is_grad_enabled()
+        return Tensor._make(array, recording, self if recording else None)
+
+    def release(self) -> None:
+        """Drop the inputs and everything saved: the graph behind this node can be freed."""
+        self.__dict__.clear()
+        self.inputs = None
+
+
+def constant(array) -> Tensor:
+    """A raw array as a Tensor that carries no gradient (masks, counts)."""
+    return Tensor._make(array)
+
+
+def unbroadcast(grad: Tensor, shape: tuple, node=None) -> Tensor:
+    """Sum a gradient down to `shape`: the adjoint of broadcasting `shape` up to grad.shape.
+
+    Broadcasting copies an input along new leading axes and along axes of size 1, so its
+    gradient is the sum over those axes.
+    """
+    extra = grad.ndim - len(shape)
+    axes = tuple(range(extra)) + tuple(
+        extra + i for i, n in enumerate(shape) if n == 1 and grad.shape[extra + i] != 1)
+    if extra < 0 or any(n != 1 and grad.shape[extra + i] != n for i, n in enumerate(shape)):
+        where = type(node).__name__ if node is not None else "backward"
+        raise RuntimeError(f"{where} returned a gradient of shape {grad.shape} for an input of "
+                           f"shape {shape} (a bug in that op's backward)")
+    if axes:
+        grad = grad.sum(axis=axes, keepdims=True)
+    return grad.reshape(shape) if grad.shape != tuple(shape) else grad
+
+
+def xp_of(array):
+    """Re-exported for ops: the array module of the data."""
+    return backend.xp_of(array)

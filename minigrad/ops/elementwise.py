@@ -1,0 +1,375 @@
+"""Elementwise ops: arithmetic, exp/log/sqrt, piecewise ops and activations.
+
+Each op's docstring gives its derivative. Binary ops broadcast like NumPy; the walk sums
+their gradients back to each input's shape (function.unbroadcast), so backward may
+return gradients of the output's shape.
+
+Kinks follow one documented rule: the derivative at a kink is the one of the left-hand
+piece's convention below (relu'(0) = 0, abs'(0) = 0, clip passes gradient on its bounds,
+maximum/minimum split it equally on ties).
+"""
+from __future__ import annotations
+
+import math
+
+from .. import backend
+from ..function import Function, constant, xp_of
+from ..tensor import Tensor, as_operand
+
+
+# ----------------------------------------------------------------------------- arithmetic
+
+class Add(Function):
+    """z = x + y.   dz/dx = 1,  dz/dy = 1"""
+    def forward(self, x, y):
+        return x + y
+
+    def backward(self, g):
+        return g, g
+
+
+class Sub(Function):
+    """z = x - y.   dz/dx = 1,  dz/dy = -1"""
+    def forward(self, x, y):
+        return x - y
+
+    def backward(self, g):
+        return g, -g
+
+
+class Mul(Function):
+    """z = x * y.   dz/dx = y,  dz/dy = x"""
+    def forward(self, x, y):
+        return x * y
+
+    def backward(self, g):
+        x, y = self.inputs
+        need_x, need_y = self.needs_input_grad
+        return (g * y if need_x else None), (g * x if need_y else None)
+
+
+class Div(Function):
+    """z = x / y.   dz/dx = 1/y,  dz/dy = -x/y^2"""
+    def forward(self, x, y):
+        return x / y
+
+    def backward(self, g):
+        x, y = self.inputs
+        need_x, need_y = self.needs_input_grad
+        g_over_y = g / y
+        return (g_over_y if need_x else None), (-g_over_y * x / y if need_y else None)
+
+
+class Neg(Function):
+    """z = -x.   dz/dx = -1"""
+    def forward(self, x):
+        return -x
+
+    def backward(self, g):
+        return -g
+
+
+class Pow(Function):
+    """z = x ** y.   dz/dx = y * x^(y-1),   dz/dy = z * ln(x)
+
+    The gradient with respect to the exponent uses ln(x) only where x > 0 and is 0
+    elsewhere (x**y with x <= 0 is only real for integer y, where it is not differentiable in y).
+    """
+    def forward(self, x, y):
+        self.z = x ** y
+        return self.z
+
+    def backward(self, g):
+        x, y = self.inputs
+        need_x, need_y = self.needs_input_grad
+        g_x = g * y * x ** (y - 1) if need_x else None
+        g_y = None
+        if need_y:
+            xp = xp_of(x.data)
+            positive = x.data > 0
+            safe_x = where(positive, x, constant(xp.ones_like(x.data)))
+            g_y = g * self.output(self.z) * safe_x.log()
+        return g_x, g_y
+
+
+# ----------------------------------------------------------------------------- exp, log, ...
+
+class Exp(Function):
+    """z = e^x.   dz/dx = e^x = z"""
+    def forward(self, x):
+        self.z = xp_of(x).exp(x)
+        return self.z
+
+    def backward(self, g):
+        return g * self.output(self.z)
+
+
+class Log(Function):
+    """z = ln x.   dz/dx = 1/x"""
+    def forward(self, x):
+        return xp_of(x).log(x)
+
+    def backward(self, g):
+        return g / self.inputs[0]
+
+
+class Sqrt(Function):
+    """z = sqrt(x).   dz/dx = 1 / (2 sqrt(x)) = 1 / (2z)"""
+    def forward(self, x):
+        self.z = xp_of(x).sqrt(x)
+        return self.z
+
+    def backward(self, g):
+        return g / (2 * self.output(self.z))
+
+
+class Abs(Function):
+    """z = |x|.   dz/dx = sign(x), taken as 0 at x = 0"""
+    def forward(self, x):
+        return xp_of(x).abs(x)
+
+    def backward(self, g):
+        x = self.inputs[0].data
+        return g * constant(xp_of(x).sign(x).astype(g.dtype))
+
+
+class Cast(Function):
+    """z = x converted to `dtype`.   dz/dx = 1 (the gradient is converted back)"""
+    def forward(self, x, dtype):
+        self.in_dtype = x.dtype
+        return x.astype(dtype)
+
+    def backward(self, g):
+        return Cast.apply(g, dtype=self.in_dtype)
+
+
+# ----------------------------------------------------------------------------- piecewise
+
+class Maximum(Function):
+    """z = max(x, y) elementwise.   dz/dx = 1 where x > y, 1/2 where x == y, else 0 (dz/dy mirrors)"""
+    def forward(self, x, y):
+        return xp_of(x).maximum(x, y)
+
+    def backward(self, g):
+        x, y = self.inputs[0].data, self.inputs[1].data
+        share_x = ((x > y) + 0.5 * (x == y)).astype(g.dtype)
+        return g * constant(share_x), g * constant(1 - share_x)
+
+
+class Minimum(Function):
+    """z = min(x, y) elementwise.   dz/dx = 1 where x < y, 1/2 where x == y, else 0 (dz/dy mirrors)"""
+    def forward(self, x, y):
+        return xp_of(x).minimum(x, y)
+
+    def backward(self, g):
+        x, y = self.inputs[0].data, self.inputs[1].data
+        share_x = ((x < y) + 0.5 * (x == y)).astype(g.dtype)
+        return g * constant(share_x), g * constant(1 - share_x)
+
+
+class Clip(Function):
+    """z = min(max(x, low), high).   dz/dx = 1 where low <= x <= high, else 0"""
+    def forward(self, x, low=None, high=None):
+        self.low, self.high = low, high
+        return xp_of(x).clip(x, low, high)
+
+    def backward(self, g):
+        x = self.inputs[0].data
+        inside = xp_of(x).ones(x.shape, dtype=bool)
+        if self.low is not None:
+            inside &= x >= self.low
+        if self.high is not None:
+            inside &= x <= self.high
+        return g * constant(inside.astype(g.dtype))
+
+
+class Where(Function):
+    """z = x where cond else y (cond carries no gradient).   dz/dx = cond,  dz/dy = 1 - cond"""
+    def forward(self, x, y, cond):
+        self.cond = cond
+        return xp_of(x).where(cond, x, y)
+
+    def backward(self, g):
+        take_x = self.cond.astype(g.dtype)
+        return g * constant(take_x), g * constant(1 - take_x)
+
+
+# ----------------------------------------------------------------------------- activations
+
+class Relu(Function):
+    """z = max(x, 0).   dz/dx = 1 where x > 0, else 0 (so relu'(0) = 0)"""
+    def forward(self, x):
+        return xp_of(x).maximum(x, 0)
+
+    def backward(self, g):
+        x = self.inputs[0].data
+        return g * constant((x > 0).astype(g.dtype))
+
+
+class LeakyRelu(Function):
+    """z = x where x > 0 else alpha*x.   dz/dx = 1 where x > 0, else alpha"""
+    def forward(self, x, alpha=0.01):
+        self.alpha = alpha
+        return xp_of(x).where(x > 0, x, x * alpha)
+
+    def backward(self, g):
+        x = self.inputs[0].data
+        slope = xp_of(x).where(x > 0, 1.0, self.alpha).astype(g.dtype)
+        return g * constant(slope)
+
+
+def _exp_floor(dtype) -> float:
+    """Largest t such that e^-t is still a normal float of `dtype` (no underflow)."""
+    return float(math.floor(-math.log(backend.finfo(dtype).tiny)) - 1)
+
+
+class Sigmoid(Function):
+    """z = 1 / (1 + e^-x).   dz/dx = z (1 - z)
+
+    Stable both ways: with e = e^-|x|, z = 1/(1+e) for x >= 0 and e/(1+e) for x < 0, so
+    no exponential overflows; |x| is capped where e^-|x| would underflow, and z is then
+    exactly 1 (x large) or exactly 0 (x very negative).
+    """
+    def forward(self, x):
+        xp = xp_of(x)
+        limit = _exp_floor(x.dtype)
+        e = xp.exp(-xp.minimum(xp.abs(x), limit))
+        z = xp.where(x >= 0, 1 / (1 + e), e / (1 + e))
+        z[x < -limit] = 0
+        self.z = z
+        return z
+
+    def backward(self, g):
+        z = self.output(self.z)
+        return g * z * (1 - z)
+
+
+class Tanh(Function):
+    """z = tanh x.   dz/dx = 1 - z^2"""
+    def forward(self, x):
+        self.z = xp_of(x).tanh(x)
+        return self.z
+
+    def backward(self, g):
+        z = self.output(self.z)
+        return g * (1 - z * z)
+
+
+class Softplus(Function):
+    """z = ln(1 + e^x) = max(x, 0) + ln(1 + e^-|x|).   dz/dx = sigmoid(x)
+
+    The second form never overflows; e^-|x| is set to 0 where it would underflow.
+    """
+    def forward(self, x):
+        xp = xp_of(x)
+        limit = _exp_floor(x.dtype)
+        e = xp.exp(-xp.minimum(xp.abs(x), limit))
+        e[xp.abs(x) > limit] = 0
+        return xp.maximum(x, 0) + xp.log1p(e)
+
+    def backward(self, g):
+        return g * Sigmoid.apply(self.inputs[0])
+
+
+# ----------------------------------------------------------------------------- entry points
+
+def add(a, b):
+    a, b = as_operand(a, b), as_operand(b, a)
+    return Add.apply(a, b)
+
+
+def sub(a, b):
+    a, b = as_operand(a, b), as_operand(b, a)
+    return Sub.apply(a, b)
+
+
+def mul(a, b):
+    a, b = as_operand(a, b), as_operand(b, a)
+    return Mul.apply(a, b)
+
+
+def div(a, b):
+    a, b = as_operand(a, b), as_operand(b, a)
+    return Div.apply(a, b)
+
+
+def pow(a, b):
+    a, b = as_operand(a, b), as_operand(b, a)
+    return Pow.apply(a, b)
+
+
+def maximum(a, b):
+    a, b = as_operand(a, b), as_operand(b, a)
+    return Maximum.apply(a, b)
+
+
+def minimum(a, b):
+    a, b = as_operand(a, b), as_operand(b, a)
+    return Minimum.apply(a, b)
+
+
+def clip(x: Tensor, low=None, high=None):
+    """Clip to [low, high] (scalars; either may be None)."""
+    if low is None and high is None:
+        raise ValueError("clip: give low, high or both")
+    if low is not None and high is not None and low > high:
+        raise ValueError(f"clip: low={low} is greater than high={high}")
+    return Clip.apply(x, low=low, high=high)
+
+
+def where(cond, x, y):
+    """x where cond is true, else y; broadcasting all three. cond carries no gradient."""
+    if isinstance(x, Tensor) or not isinstance(y, Tensor):
+        x = as_operand(x, y if isinstance(y, Tensor) else None)
+        y = as_operand(y, x)
+    else:
+        y = as_operand(y, None)
+        x = as_operand(x, y)
+    cond = as_operand(cond, x).data
+    if cond.dtype != bool:
+        cond = cond != 0
+    return Where.apply(x, y, cond=cond)
+
+
+def compare(name: str, a, b):
+    """Elementwise comparison (less, equal, ...): a boolean tensor with no gradient."""
+    a, b = as_operand(a, b), as_operand(b, a)
+    if a.device != b.device:
+        raise RuntimeError(f"{name}: tensors on different devices ({a.device} and {b.device})")
+    return Tensor._make(getattr(xp_of(a.data), name)(a.data, b.data))
+
+
+def exp(x):
+    return Exp.apply(x)
+
+
+def log(x):
+    return Log.apply(x)
+
+
+def sqrt(x):
+    return Sqrt.apply(x)
+
+
+def abs(x):  # noqa: A001 - mirrors numpy's name
+    return Abs.apply(x)
+
+
+def relu(x):
+    return Relu.apply(x)
+
+
+def leaky_relu(x, alpha=0.01):
+    return LeakyRelu.apply(x, alpha=float(alpha))
+
+
+def sigmoid(x):
+    return Sigmoid.apply(x)
+
+
+def tanh(x):
+    return Tanh.apply(x)
+
+
+def softplus(x):
+    return Softplus.apply(x)

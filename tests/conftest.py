@@ -1,0 +1,62 @@
+"""Shared test set-up: hypothesis profiles and the device switch.
+
+Hypothesis profiles (choose with HYPOTHESIS_PROFILE=ci|dev|thorough; CI=true picks ci):
+    ci        the default in CI: enough examples per test to catch real bugs, whole suite < 10 min
+    dev       fewer examples, for a quick loop while editing
+    thorough  many examples, for a nightly or pre-release run
+
+Devices (MINIGRAD_TEST_DEVICES, comma-separated; default "cpu,strict,cuda"):
+    tests that take the `device` fixture run once per listed device. "strict" is the
+    CuPy-like stand-in that catches NumPy-only code without a GPU; "cuda" runs on a real
+    GPU and is skipped, with the reason shown, where CuPy or a GPU is missing.
+    MINIGRAD_TEST_DEVICES=cuda runs the device tests on the GPU alone.
+"""
+import os
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, settings
+
+import minigrad as mg
+from minigrad import backend
+
+settings.register_profile(
+    "ci", max_examples=25, deadline=None, print_blob=True, derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+settings.register_profile(
+    "dev", max_examples=10, deadline=None, print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+settings.register_profile(
+    "thorough", max_examples=300, deadline=None, print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev"))
+
+TEST_DEVICES = [d.strip() for d in os.environ.get("MINIGRAD_TEST_DEVICES", "cpu,strict,cuda").split(",")
+                if d.strip()]
+
+
+def pytest_report_header(config):
+    return (f"minigrad test devices: {', '.join(TEST_DEVICES)}; hypothesis profile: "
+            f"{settings._current_profile}; CUDA available: {backend.cuda_is_available()}")
+
+
+@pytest.fixture(params=TEST_DEVICES)
+def device(request):
+    """Each device under test; 'cuda' skips with a visible reason where there is no GPU."""
+    name = request.param
+    if name.startswith("cuda") and not backend.cuda_is_available():
+        pytest.skip(f"CUDA device not available ({backend._cupy_error!r}); "
+                    "install minigrad[cuda12] or [cuda13] on a GPU machine to run these")
+    return name
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    """Every test starts from the same random state."""
+    mg.manual_seed(0)
+    yield
+
+
+def to_device(array, device, requires_grad=False):
+    """A float64 host array as a tensor on `device`."""
+    return mg.tensor(np.asarray(array), device=device, requires_grad=requires_grad)
