@@ -76,6 +76,11 @@ def detect_anomaly():
         _state.anomaly = previous
 
 
+def in_backward() -> bool:
+    """True while the walk runs a node's backward (anomaly mode then checks its result)."""
+    return getattr(_state, "in_backward", False)
+
+
 def creation_site() -> str:
     """The user's line that created a node (the innermost frame outside minigrad)."""
     frames = [f for f in traceback.extract_stack()[:-2] if "/minigrad/" not in f.filename.replace("\\", "/")]
@@ -178,7 +183,11 @@ def _run(outputs, grads, retain_graph, create_graph, capture=None):
                 continue               # nothing flowed here (e.g. only into unused branches)
             if node in captured_nodes:
                 _deliver(captured_nodes[node], g, capture, handed_out)
-            input_grads = node.backward(g)
+            _state.in_backward = True
+            try:
+                input_grads = node.backward(g)
+            finally:
+                _state.in_backward = False
             if not isinstance(input_grads, tuple):
                 input_grads = (input_grads,)
             for i, (t, g_in) in enumerate(zip(node.inputs, input_grads)):

@@ -194,14 +194,14 @@ def result_dtype_with_scalar(dtype, value):
 
     Scalars are "weak": they never widen a float32 tensor (NumPy 2 already does this for
     Python scalars; NumPy scalars like np.float64(2) would upcast, so we treat them as
-    Python numbers). An int tensor times a float scalar becomes the default float.
+    Python numbers). An int tensor times a float scalar becomes float64, as in NumPy.
     """
     if isinstance(value, np.generic):
         value = value.item()
     if isinstance(value, bool):
         return np.dtype(dtype)
     if isinstance(value, float) and not np.issubdtype(dtype, np.inexact):
-        return np.dtype(np.float32)
+        return np.result_type(dtype, value)      # int tensor, float scalar: as NumPy (float64)
     if isinstance(value, complex):
         raise TypeError("minigrad tensors do not support complex numbers")
     return np.dtype(dtype)

@@ -49,7 +49,7 @@ class Function:
         if record:
             node.inputs = inputs
             node.needs_input_grad = tuple(t.requires_grad for t in inputs)
-        if autograd.is_anomaly_enabled():
+        if autograd.is_anomaly_enabled() and not autograd.in_backward():
             node.created_at = autograd.creation_site()
             autograd.check_forward(node, inputs, out)
         return result

@@ -18,7 +18,7 @@ import warnings
 import numpy as np
 
 from . import autograd, backend
-from .tensor import Tensor
+from .tensor import Tensor, zeros_like
 
 
 class GradcheckError(AssertionError):
@@ -88,8 +88,8 @@ def numerical_grad(fn, inputs, i, loss, eps=1e-6):
 def _report(i, x, analytic, numerical, atol, rtol):
     error = np.abs(analytic - numerical)
     allowed = atol + rtol * np.abs(numerical)
-    bad = error > allowed
-    if not bad.any() and np.isfinite(analytic).all():
+    bad = ~(error <= allowed)          # a NaN on either side is a failure, not a pass
+    if not bad.any():
         return None
     worst = np.unravel_index(np.nanargmax(np.where(np.isfinite(error), error, np.inf)), error.shape) \
         if error.size else ()
@@ -152,8 +152,8 @@ def _check_directions(fn, inputs, i, analytic, loss, eps, atol, rtol, n_directio
         numerical = (up - down) / (2 * eps)
         predicted = float(np.sum(analytic * u))
         error = abs(predicted - numerical)
-        if error > atol + rtol * abs(numerical) or not np.isfinite(predicted):
-            if worst is None or error > worst[0]:
+        if not error <= atol + rtol * abs(numerical):      # NaN fails too
+            if worst is None or not error <= worst[0]:
                 worst = (error, predicted, numerical)
     if worst is None:
         return None
@@ -165,6 +165,8 @@ def _check_directions(fn, inputs, i, analytic, loss, eps, atol, rtol, n_directio
 def gradgradcheck(fn, *inputs, eps=1e-6, atol=1e-5, rtol=1e-3, method="central", seed=0):
     """Check second derivatives: gradcheck of x, v -> d<fn(x), v>/dx computed with create_graph=True."""
     checked = _checked_inputs(inputs)
+    if not checked:
+        raise ValueError("gradgradcheck: no floating-point tensor among the inputs")
     rng = np.random.default_rng(seed + 1)
     with autograd.no_grad():
         outputs = _outputs(fn(*inputs))
@@ -184,7 +186,7 @@ def gradgradcheck(fn, *inputs, eps=1e-6, atol=1e-5, rtol=1e-3, method="central",
                 return ()
             grads = autograd.grad([y for y, _ in live], [xs[i] for i in checked], [v for _, v in live],
                                   create_graph=True, allow_unused=True)
-        return tuple(g for g in grads if g is not None and g.requires_grad)
+        return tuple(zeros_like(xs[i]) if g is None else g for i, g in zip(checked, grads))
 
     leaves = [Tensor._make(x.data).requires_grad_(True) if i in checked else x for i, x in enumerate(inputs)]
     return gradcheck(first_derivative, *leaves, *vs, eps=eps, atol=atol, rtol=rtol, method=method, seed=seed)

@@ -39,7 +39,14 @@ class StrictArray:
     def __array__(self, dtype=None, copy=None):
         _refuse("implicit conversion to a NumPy array (__array__)")
 
-    __array_ufunc__ = None            # np.exp(strict) raises; np_scalar * strict defers to us
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        """np.exp(strict) is refused; np.float32(2) * strict (an operator with a NumPy scalar,
+        which CuPy accepts) is computed."""
+        scalar_operator = (method == "__call__" and ufunc.nin == 2 and not kwargs and any(
+            isinstance(i, (np.generic, int, float, bool)) for i in inputs))
+        if not scalar_operator:
+            _refuse(f"numpy.{ufunc.__name__}{'' if method == '__call__' else '.' + method}()")
+        return wrap(ufunc(*[unwrap(i) for i in inputs]))
 
     def __array_function__(self, func, types_, args, kwargs):
         _refuse(f"numpy.{func.__name__}()")

@@ -93,6 +93,7 @@ class Tensor:
         return body
 
     __hash__ = object.__hash__                 # == is elementwise, identity hashes
+    __array_ufunc__ = None                     # np.float64(2) * t and array + t defer to Tensor
 
     def __bool__(self):
         if self.size != 1:

@@ -112,8 +112,6 @@ def mean(x, axis=None, keepdims=False):
     """Average over `axis` = sum / count (the gradient is g / count, spread)."""
     count = _count(x, axis)
     total = x.sum(axis=axis, keepdims=keepdims)
-    if total.dtype.kind != "f":                 # the mean of integers is a float
-        total = total.astype("float32")
     return total * (1.0 / count if count else float("nan"))   # empty: NaN, as NumPy
 
 

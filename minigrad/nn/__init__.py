@@ -1,0 +1,31 @@
+"""minigrad.nn: Keras-style layers and models on minigrad's autograd (NCHW, float32 by default).
+
+    from minigrad.nn import Sequential, Dense, Conv2D, Flatten
+    model = Sequential([Conv2D(8, 3, activation="relu", input_shape=(1, 28, 28)),
+                        Flatten(), Dense(10, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.fit(x, y, epochs=3)
+
+Files, in reading order:
+    module.py        Parameter, Module (parameters, train/eval, trainable, size inference)
+    initializers.py  Keras' Glorot-uniform / zeros / ones, seeded by mg.manual_seed
+    activations.py   activation functions by Keras name
+    layers.py        Dense, BatchNormalization, Dropout, LeakyReLU, Activation, Flatten, Reshape, Input
+    conv_layers.py   Conv2D, Conv2DTranspose, MaxPooling2D, UpSampling2D, ZeroPadding2D
+    model.py         Model: compile, fit, evaluate, predict, summary, save_weights/load_weights
+    sequential.py    Sequential: a stack of layers with add/pop
+    metrics.py, progress.py, saving.py   accuracy, the progress bar, the .npz weights file
+"""
+from .conv_layers import Conv2D, Conv2DTranspose, MaxPooling2D, UpSampling2D, ZeroPadding2D
+from .layers import (Activation, BatchNormalization, Dense, Dropout, Flatten, Input, InputLayer,
+                     LeakyReLU, Reshape)
+from .model import History, Model
+from .module import Module, Parameter
+from .sequential import Sequential
+
+__all__ = [
+    "Module", "Parameter", "Model", "Sequential", "History",
+    "Dense", "Activation", "LeakyReLU", "Dropout", "Flatten", "Reshape", "BatchNormalization",
+    "Input", "InputLayer",
+    "Conv2D", "Conv2DTranspose", "MaxPooling2D", "UpSampling2D", "ZeroPadding2D",
+]

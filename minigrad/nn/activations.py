@@ -1,0 +1,54 @@
+"""Activation functions by Keras name, for `activation=` and the Activation layer.
+
+    get("relu") -> F.relu        get(None) / get("linear") -> identity        get(fn) -> fn
+
+softmax normalises over the channel axis as Keras does: the last axis of a (batch,
+features) output, axis 1 of an NCHW image.
+"""
+from __future__ import annotations
+
+from .. import functional as F
+
+
+def linear(x):
+    return x
+
+
+def softmax(x):
+    return F.softmax(x, axis=1 if x.ndim == 4 else -1)
+
+
+def leaky_relu(x):
+    """Keras' `activation="leaky_relu"` uses a negative slope of 0.2."""
+    return F.leaky_relu(x, 0.2)
+
+
+_BY_NAME = {
+    "linear": linear,
+    "relu": F.relu,
+    "sigmoid": F.sigmoid,
+    "tanh": F.tanh,
+    "softmax": softmax,
+    "softplus": F.softplus,
+    "leaky_relu": leaky_relu,
+}
+
+
+def get(activation):
+    """The function for a Keras activation name, a callable itself, or identity for None."""
+    if activation is None:
+        return linear
+    if callable(activation):
+        return activation
+    try:
+        return _BY_NAME[str(activation).lower()]
+    except KeyError:
+        raise ValueError(f"unknown activation {activation!r}; use one of {sorted(_BY_NAME)} "
+                         "or pass a function") from None
+
+
+def name_of(activation) -> str:
+    """A readable name for an activation (for repr)."""
+    if activation is None or isinstance(activation, str):
+        return activation or "linear"
+    return getattr(activation, "__name__", type(activation).__name__)
