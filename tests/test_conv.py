@@ -5,7 +5,7 @@ What is checked, and how:
     PyTorch when it is installed);
   * gradients of every input (x, w, b) against float64 central differences (mg.gradcheck) over
     random geometries: stride, asymmetric padding, dilation, output_padding;
-  * second derivatives (mg.gradgradcheck) of conv2d and conv_transpose2d, and of the pools;
+  * second derivatives (mg.gradgradcheck) of conv2d, conv_transpose2d, the pools, upsample, pad2d;
   * the adjoint identity <conv2d(x, w), y> = <x, conv_transpose2d(y, w)>, and that conv2d's
     input gradient IS conv_transpose2d (bit for bit: one code path);
   * dtypes (float32 stays float32), non-contiguous inputs, max-pool ties, clear errors.
@@ -306,13 +306,10 @@ def test_conv_random_direction_on_larger_inputs(device, case):
 @fewer_examples
 @given(conv_geometries(max_hw=5, max_channels=2), seeds)
 def test_conv2d_second_order(device, g, seed):
-    x, w, b = _normal(seed, g["x_shape"], g["w_shape"], g["w_shape"][:1])
-    x, w = to_device(x, device, requires_grad=True), to_device(w, device, requires_grad=True)
-    # b stays a constant: dL/db = sum(v) depends on no input, and mg.gradgradcheck drops such
-    # first derivatives when it perturbs v (see _input_gradient below)
-    b = to_device(b, device)
+    x, w, b = (to_device(a, device, requires_grad=True)
+               for a in _normal(seed, g["x_shape"], g["w_shape"], g["w_shape"][:1]))
     kw = _settings(g, "stride", "padding", "dilation")
-    assert mg.gradgradcheck(lambda x, w: conv2d(x, w, b, **kw), x, w)
+    assert mg.gradgradcheck(lambda x, w, b: conv2d(x, w, b, **kw), x, w, b)
 
 
 @fewer_examples
@@ -336,32 +333,16 @@ def test_second_order_on_larger_inputs(device):
                             method="random-direction")
 
 
-def _input_gradient(fn):
-    """(x, v) -> d<fn(x), v>/dx, recorded so it can be differentiated again.
-
-    mg.gradgradcheck drops a first derivative that does not depend on a tensor needing grad,
-    which is the case for linear ops (pools, upsample) whenever v is perturbed without grad;
-    this wrapper keeps it, so gradcheck sees the same outputs in every evaluation.
-    """
-    def first_derivative(x, v):
-        with mg.enable_grad():
-            if not x.requires_grad:
-                x = mg.Tensor._make(x.data).requires_grad_(True)
-            return mg.grad(fn(x), x, v, create_graph=True)[0]
-    return first_derivative
-
-
 @fewer_examples
 @given(pool_geometries(max_hw=5), seeds)
 def test_pools_second_order(device, geometry, seed):
+    """Pools are piecewise linear: the checks see d(grad)/dv, and d(grad)/dx = 0 off ties."""
     shape, kernel, stride = geometry
     x = to_device(distinct_values(seed, shape), device, requires_grad=True)
-    for pool in (max_pool2d, avg_pool2d):
-        out_shape = pool(x, kernel, stride).shape
-        v = to_device(_normal(seed, out_shape)[0], device, requires_grad=True)
-        assert mg.gradcheck(_input_gradient(lambda t: pool(t, kernel, stride)), x, v)
-    v = to_device(_normal(seed, upsample(x).shape)[0], device, requires_grad=True)
-    assert mg.gradcheck(_input_gradient(upsample), x, v)
+    assert mg.gradgradcheck(lambda x: max_pool2d(x, kernel, stride), x)
+    assert mg.gradgradcheck(lambda x: avg_pool2d(x, kernel, stride), x)
+    assert mg.gradgradcheck(lambda x: upsample(x, (2, 1)), x)
+    assert mg.gradgradcheck(lambda x: pad2d(x, ((1, 0), (0, 2))), x)
 
 
 # ----------------------------------------------------------------------------- structure

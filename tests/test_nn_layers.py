@@ -360,3 +360,13 @@ def test_activation_accepts_names_and_callables():
     assert Dense(2, activation=lambda t: t * 0)(x).numpy().tolist() == [[0.0, 0.0]]
     with pytest.raises(ValueError, match="unknown activation"):
         Dense(2, activation="swishy")
+
+
+def test_training_argument_sets_the_mode_for_one_call():
+    model = Sequential([Dropout(0.5, input_shape=(100,))])
+    x = mg.ones(4, 100)
+    np.testing.assert_array_equal(model(x, training=False).numpy(), 1.0)
+    assert (model(x, training=True).numpy() == 0).any()
+    assert all(m.training for m in model.modules())        # the model's own mode is untouched
+    model.eval()
+    assert (model(x, training=True).numpy() == 0).any() and not model.layers[0].training

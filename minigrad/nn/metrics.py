@@ -43,7 +43,7 @@ def get(metric, loss=None):
         name = getattr(metric, "__name__", type(metric).__name__)
         return name, _averaged(metric)
     if metric in ("accuracy", "acc"):
-        loss_name = loss if isinstance(loss, str) else getattr(loss, "__name__", "")
+        loss_name = loss if isinstance(loss, str) else getattr(loss, "__name__", type(loss).__name__)
         kind = binary_accuracy if "binary" in loss_name.lower() else accuracy
         return "accuracy", kind
     if metric in ("binary_accuracy", "categorical_accuracy", "sparse_categorical_accuracy"):

@@ -27,7 +27,7 @@ from ..tensor import Tensor
 from . import metrics as metrics_module
 from . import saving
 from .module import Module, format_shape
-from .progress import ProgressBar, format_values
+from .progress import ProgressBar
 
 
 class History:
@@ -135,16 +135,6 @@ class Model(Module):
             for m, flag in saved:
                 m._set_own_trainable(flag)
 
-    @contextlib.contextmanager
-    def _mode(self, training: bool):
-        saved = [(m, m.training) for m in self.modules()]
-        self.train(training)
-        try:
-            yield
-        finally:
-            for m, mode in saved:
-                m.training = mode
-
     def _bind_optimizer(self) -> None:
         """Give the optimizer the trainable parameters, once the model is built."""
         if self._optimizer_bound:
@@ -226,6 +216,8 @@ class Model(Module):
         verbose         0 silent, 1 a progress bar per epoch, 2 one line per epoch
         """
         self._require_compiled("fit")
+        if y is None:
+            raise ValueError("fit: targets y are needed (for an autoencoder, fit(x, x))")
         x, y = _host(x), _host(y)
         n = _check_lengths("fit", x, y)
         if validation_split:

@@ -22,6 +22,7 @@ are per sample, without the batch axis: input_shape=(1, 28, 28) for MNIST images
 """
 from __future__ import annotations
 
+import contextlib
 import re
 from collections import defaultdict
 
@@ -105,7 +106,7 @@ class Module:
     _name = None
 
     def __init__(self, name=None, input_shape=None, trainable=True):
-        self._name = name
+        self._name = name or unique_name(_snake_case(type(self).__name__))   # named when made, as Keras
         self.training = True
         self.built = False
         self._trainable = bool(trainable)
@@ -122,16 +123,32 @@ class Module:
         self._name = value
 
     # ------------------------------------------------------------------ the call
-    def __call__(self, x, *args, **kwargs):
+    def __call__(self, x, *args, training=None, **kwargs):
+        """forward(x), building first if needed. training=True/False runs the whole tree in
+        that mode for this call only (Keras' `model(x, training=False)`)."""
         if not isinstance(x, Tensor):           # NumPy arrays and lists are welcome too
-            x = Tensor(x, dtype=self.dtype if backend.np.asarray(x).dtype.kind == "f" else None,
-                       device=self.device)
+            numeric = backend.np.asarray(x).dtype.kind in "biuf"
+            x = Tensor(x, dtype=self.dtype if numeric else None, device=self.device)
         if not self.built:
             for m in self.modules():              # built by data: parameters go where the data is
                 m._device = m._device or x.device
             self.build_for(tuple(x.shape[1:]))
         self.check_input(x)
-        return self.forward(x, *args, **kwargs)
+        if training is None:
+            return self.forward(x, *args, **kwargs)
+        with self._mode(training):
+            return self.forward(x, *args, **kwargs)
+
+    @contextlib.contextmanager
+    def _mode(self, training: bool):
+        """Training (True) or inference (False) mode for the whole tree, restored afterwards."""
+        saved = [(m, m.training) for m in self.modules()]
+        self.train(training)
+        try:
+            yield
+        finally:
+            for m, mode in saved:
+                m.training = mode
 
     def forward(self, x):
         raise NotImplementedError(f"{type(self).__name__} must define forward(x)")
@@ -147,14 +164,8 @@ class Module:
         without recording a graph), which works for any module.
         """
         from ..tensor import zeros
-        modes = [(m, m.training) for m in self.modules()]
-        self.eval()
-        try:
-            with autograd.no_grad():
-                out = self.forward(zeros((1,) + tuple(input_shape), dtype=self.dtype, device=self.device))
-        finally:
-            for m, mode in modes:
-                m.training = mode
+        with self._mode(False), autograd.no_grad():
+            out = self.forward(zeros((1,) + tuple(input_shape), dtype=self.dtype, device=self.device))
         return tuple(out.shape[1:])
 
     def build_for(self, input_shape) -> tuple:

@@ -214,6 +214,10 @@ def concat(tensors, axis=0):
     if not tensors:
         raise ValueError("concat: needs at least one tensor")
     first = tensors[0]
+    if first.ndim == 0:
+        raise ValueError("concat: 0-d tensors have no axis to join along; use mg.stack")
+    if not -first.ndim <= axis < first.ndim:
+        raise ValueError(f"concat: axis {axis} is out of range for {first.ndim}-d tensors")
     for t in tensors[1:]:
         if t.ndim != first.ndim or any(a != b for i, (a, b) in enumerate(zip(t.shape, first.shape))
                                        if i != axis % first.ndim):
@@ -229,6 +233,9 @@ def stack(tensors, axis=0):
         raise ValueError("stack: needs at least one tensor")
     if len({t.shape for t in tensors}) != 1:
         raise ValueError(f"stack: all tensors need one shape, got {[t.shape for t in tensors]}")
+    ndim = tensors[0].ndim + 1
+    if not -ndim <= axis < ndim:
+        raise ValueError(f"stack: axis {axis} is out of range for stacking {ndim - 1}-d tensors")
     return Stack.apply(*tensors, axis=axis % (tensors[0].ndim + 1))
 
 

@@ -75,11 +75,11 @@ class Min(Function):
 def _spread_to_extremes(node, g):
     """Gradient of max/min: g shared equally among the elements equal to the extreme."""
     x = node.inputs[0].data
-    hits = (x == node.z_kept)
-    share = hits / hits.sum(axis=node.axes, keepdims=True)
+    share = (x == node.z_kept).astype(g.dtype)
+    share /= share.sum(axis=node.axes, keepdims=True)
     if not node.keepdims:
         g = g.reshape(node.z_kept.shape)
-    return g * constant(share.astype(g.dtype))
+    return g * constant(share)
 
 
 class LogSoftmax(Function):
@@ -118,7 +118,8 @@ def mean(x, axis=None, keepdims=False):
 def var(x, axis=None, keepdims=False, ddof=0):
     """Variance = sum((x - mean)^2) / (count - ddof)."""
     centered = x - mean(x, axis=axis, keepdims=True)
-    return (centered * centered).sum(axis=axis, keepdims=keepdims) * (1.0 / (_count(x, axis) - ddof))
+    dof = _count(x, axis) - ddof
+    return (centered * centered).sum(axis=axis, keepdims=keepdims) * (1.0 / dof if dof > 0 else float("nan"))
 
 
 def std(x, axis=None, keepdims=False, ddof=0):
