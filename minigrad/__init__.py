@@ -17,6 +17,8 @@ from .ops.reduce import log_softmax, logsumexp, mean, softmax, std, var
 from .tensor import (Tensor, arange, full, ones, ones_like, rand, randn, tensor, zeros,
                      zeros_like)
 
+from . import functional, losses, nn, optim  # noqa: E402  (after the names they build on)
+
 __version__ = "0.1.0"
 
 

@@ -1,0 +1,91 @@
+"""What every example shares: its command line, seeding and device, and writing results.
+
+Each example takes
+    --device cpu|cuda   where to train (cuda needs minigrad[cuda12] or [cuda13] and a GPU)
+    --epochs N          how long to train
+    --seed N            makes the run reproducible (mg.manual_seed)
+    --out DIR           where the PNG figures and metrics.json go
+    --limit N           use only the first N training examples (quick smoke runs, CI)
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:          # so `import models` works when run as a script
+    sys.path.insert(0, str(REPO))
+
+import minigrad as mg  # noqa: E402
+
+
+def parser(description: str, epochs: int, out: str, batch_size: int = 32) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=description,
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
+    p.add_argument("--epochs", type=int, default=epochs, help="training epochs")
+    p.add_argument("--seed", type=int, default=0, help="random seed")
+    p.add_argument("--out", default=out, help="folder for figures and metrics.json")
+    p.add_argument("--batch-size", type=int, default=batch_size, help="mini-batch size")
+    p.add_argument("--limit", type=int, default=None,
+                   help="use only the first N training examples (for quick runs)")
+    return p
+
+
+def setup(args) -> Path:
+    """Seed, pick the device, make the output folder; returns the folder."""
+    mg.manual_seed(args.seed)
+    mg.set_default_device(args.device)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def limit(array, n):
+    """The first n items of an array (all of them when n is None)."""
+    return array if n is None else array[:n]
+
+
+def write_json(path, data) -> None:
+    """Write JSON atomically; NaN or inf anywhere is an error, never a silent 'NaN' in the file."""
+    path = Path(path)
+    text = json.dumps(data, indent=2, allow_nan=False, default=_to_builtin)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text + "\n")
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _to_builtin(value):
+    """NumPy scalars and arrays in metrics become plain numbers and lists."""
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    raise TypeError(f"cannot write {type(value).__name__} to JSON")
+
+
+def check_finite(name: str, value: float) -> float:
+    """Stop training loudly at the first NaN/inf loss instead of writing garbage."""
+    if not math.isfinite(value):
+        raise FloatingPointError(f"{name} became {value}; rerun with mg.detect_anomaly() to find the op")
+    return value
+
+
+class Timer:
+    """with Timer() as t: ...; t.seconds"""
+    def __enter__(self):
+        self.start = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc):
+        self.seconds = time.perf_counter() - self.start
