@@ -34,13 +34,13 @@ def _floats(lo, hi):
 
 
 class Interval:
-    """Floats in [lo, hi], kept MARGIN away from each kink.
+    """Floats in [lo, hi], kept `margin` away from each kink.
 
     sample() (for the fixed edge-shape tests) puts `typical` at the first element, so even a
     0-d sample lies where the op has a non-zero slope (e.g. inside clip's range)."""
 
-    def __init__(self, lo, hi, kinks=(), typical=0.7):
-        edges = [lo] + [e for k in sorted(kinks) for e in (k - MARGIN, k + MARGIN)] + [hi]
+    def __init__(self, lo, hi, kinks=(), typical=0.7, margin=MARGIN):
+        edges = [lo] + [e for k in sorted(kinks) for e in (k - margin, k + margin)] + [hi]
         self.pieces = [(edges[i], edges[i + 1]) for i in range(0, len(edges), 2)]
         self.typical = typical
 
@@ -78,6 +78,7 @@ class Grid:
 ANY = Interval(-3, 3)
 AWAY_FROM_0 = Interval(-3, 3, kinks=(0,))
 POSITIVE = Interval(0.1, 4)
+DENOMINATOR = Interval(-3, 3, kinks=(0,), margin=0.5)          # |b| >= 0.5
 
 SHAPES = hnp.array_shapes(min_dims=0, max_dims=3, min_side=1, max_side=4)
 SMALL_SHAPES = hnp.array_shapes(min_dims=0, max_dims=3, min_side=1, max_side=3)
@@ -134,24 +135,11 @@ BINARY = {
     "add": (lambda a, b: a + b, np.add, ANY, ANY),
     "sub": (lambda a, b: a - b, np.subtract, ANY, ANY),
     "mul": (lambda a, b: a * b, np.multiply, ANY, ANY),
-    "div": (lambda a, b: a / b, np.divide, ANY, Interval(-3, 3, kinks=(-0.45, 0, 0.45))),
+    "div": (lambda a, b: a / b, np.divide, ANY, DENOMINATOR),
     "pow": (lambda a, b: a ** b, np.power, Interval(0.2, 3), Interval(-2, 2)),
     "maximum": (mg.maximum, np.maximum, Grid(-3, 3), Grid(-3, 3, offset=0.125)),
     "minimum": (mg.minimum, np.minimum, Grid(-3, 3), Grid(-3, 3, offset=0.125)),
 }
-
-
-# Engine bugs these tests found. Each is pinned by a strict-xfail test (search for its name);
-# the random and edge-shape tests step around it until it is fixed -- then delete the entry.
-KNOWN_BUGS = {
-    # softplus of a 0-d NumPy array: xp.exp(...) of a 0-d array is a NumPy scalar, and
-    # `e[mask] = 0` then raises TypeError (see test_softplus_of_0d_tensor_on_cpu).
-    "softplus-0d": lambda name, shape, device: name == "softplus" and shape == () and device == "cpu",
-}
-
-
-def hits_known_bug(name, shape, device):
-    return any(applies(name, shape, device) for applies in KNOWN_BUGS.values())
 
 
 def _draw(data, shape, domain):
@@ -166,7 +154,6 @@ def _draw(data, shape, domain):
 def test_unary_forward_and_gradient(device, name, data):
     fn, ref, domain = UNARY[name]
     shape = data.draw(SHAPES, label="shape")
-    assume(not hits_known_bug(name, shape, device))
     a = _draw(data, shape, domain)
     x = leaf(a, device)
     assert_forward(fn(x), ref(a))
@@ -179,7 +166,6 @@ def test_unary_forward_and_gradient(device, name, data):
 def test_unary_second_order(device, name, data):
     fn, _, domain = UNARY[name]
     shape = data.draw(SMALL_SHAPES, label="shape")
-    assume(not hits_known_bug(name, shape, device))
     a = _draw(data, shape, domain)
     assert mg.gradgradcheck(fn, leaf(a, device))
 
@@ -187,8 +173,6 @@ def test_unary_second_order(device, name, data):
 @pytest.mark.parametrize("shape", EDGE_SHAPES, ids=str)
 @pytest.mark.parametrize("name", UNARY)
 def test_unary_edge_shapes(device, name, shape):
-    if hits_known_bug(name, shape, device):
-        pytest.skip("known engine bug, pinned by a strict-xfail test")
     fn, ref, domain = UNARY[name]
     a = domain.sample(np.random.default_rng(0), shape)
     x = leaf(a, device)
@@ -199,8 +183,6 @@ def test_unary_edge_shapes(device, name, shape):
 @pytest.mark.parametrize("shape", EDGE_SHAPES, ids=str)
 @pytest.mark.parametrize("name", UNARY)
 def test_unary_edge_shapes_second_order(device, name, shape):
-    if hits_known_bug(name, shape, device):
-        pytest.skip("known engine bug, pinned by a strict-xfail test")
     fn, _, domain = UNARY[name]
     assert mg.gradgradcheck(fn, leaf(domain.sample(np.random.default_rng(0), shape), device))
 
@@ -325,9 +307,6 @@ def test_pow_exponent_gradient_is_zero_for_nonpositive_base(device):
     np.testing.assert_allclose(x.grad.numpy(), [-4.0, 0.0, 4.0])
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="engine bug: Pow.backward computes y * x**(y-1), which is "
-                   "0 * inf = NaN for x**0 at x = 0 (the true derivative of the constant 1 is 0)")
 def test_pow_zero_exponent_at_zero_base(device):
     x = leaf([0.0, 2.0], device)
     y = x ** 0
@@ -508,9 +487,6 @@ def test_clip_arguments_are_checked(device):
         mg.clip(x, 2.0, 1.0)
 
 
-@pytest.mark.xfail(strict=True, raises=TypeError,
-                   reason="engine bug: Softplus.forward on a 0-d NumPy array gets a NumPy scalar "
-                   "from xp.exp and `e[mask] = 0` raises TypeError (CPU only: strict/CuPy keep 0-d arrays)")
 def test_softplus_of_0d_tensor_on_cpu():
     x = leaf(0.5, "cpu")
     out = mg.softplus(x)
@@ -551,6 +527,16 @@ def test_float32_in_float32_out(device, name):
     out.sum().backward()
     for x in xs:
         assert x.grad.dtype == np.float32 and x.grad.shape == x.shape
+
+
+def test_mixed_precision_gradients_keep_each_input_dtype(device):
+    x = leaf([1.0, 2.0], device, dtype=np.float32)
+    y = leaf([3.0, 4.0], device)
+    out = x * y
+    assert out.dtype == np.float64                  # as NumPy promotes
+    out.sum().backward()
+    assert x.grad.dtype == np.float32 and y.grad.dtype == np.float64
+    np.testing.assert_array_equal(x.grad.numpy(), [3.0, 4.0])
 
 
 def test_float64_stays_float64(device):

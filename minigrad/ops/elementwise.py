@@ -82,7 +82,11 @@ class Pow(Function):
     def backward(self, g):
         x, y = self.inputs
         need_x, need_y = self.needs_input_grad
-        g_x = g * y * x ** (y - 1) if need_x else None
+        g_x = None
+        if need_x:   # y x^(y-1), with x = 0, y = 0 read as 1 so that d(x^0)/dx = 0 there, not NaN
+            xp = xp_of(x.data)
+            safe_x = where((x.data == 0) & (y.data == 0), constant(xp.ones_like(x.data)), x)
+            g_x = g * y * safe_x ** (y - 1)
         g_y = None
         if need_y:
             xp = xp_of(x.data)
@@ -235,9 +239,8 @@ class Sigmoid(Function):
         limit = _exp_floor(x.dtype)
         e = xp.exp(-xp.minimum(xp.abs(x), limit))
         z = xp.where(x >= 0, 1 / (1 + e), e / (1 + e))
-        z[x < -limit] = 0
-        self.z = z
-        return z
+        self.z = xp.where(x < -limit, 0, z).astype(x.dtype, copy=False)
+        return self.z
 
     def backward(self, g):
         z = self.output(self.z)
@@ -264,7 +267,7 @@ class Softplus(Function):
         xp = xp_of(x)
         limit = _exp_floor(x.dtype)
         e = xp.exp(-xp.minimum(xp.abs(x), limit))
-        e[xp.abs(x) > limit] = 0
+        e = xp.where(xp.abs(x) > limit, 0, e)
         return xp.maximum(x, 0) + xp.log1p(e)
 
     def backward(self, g):

@@ -147,7 +147,12 @@ def transpose(x: Tensor, *axes):
         axes = tuple(axes[0])
     if not axes:
         axes = tuple(reversed(range(x.ndim)))
-    axes = tuple(a % x.ndim for a in axes) if x.ndim else ()
+    if len(axes) != x.ndim:
+        raise ValueError(f"transpose: axes {axes} are not a permutation of the {x.ndim} axes of {x.shape}")
+    for a in axes:
+        if not -x.ndim <= a < x.ndim:
+            raise ValueError(f"transpose: axis {a} is out of range for a tensor of shape {x.shape}")
+    axes = tuple(a % x.ndim for a in axes)
     if sorted(axes) != list(range(x.ndim)):
         raise ValueError(f"transpose: axes {axes} are not a permutation of the {x.ndim} axes of {x.shape}")
     return Transpose.apply(x, axes=axes)
@@ -164,7 +169,12 @@ def flatten(x: Tensor, start_axis=0, end_axis=-1):
     """Merge axes start_axis..end_axis into one."""
     if x.ndim == 0:
         return x.reshape(1)
+    for a in (start_axis, end_axis):
+        if not -x.ndim <= a < x.ndim:
+            raise ValueError(f"flatten: axis {a} is out of range for a tensor of shape {x.shape}")
     start, end = start_axis % x.ndim, end_axis % x.ndim
+    if start > end:
+        raise ValueError(f"flatten: start_axis {start_axis} comes after end_axis {end_axis}")
     merged = 1
     for n in x.shape[start:end + 1]:
         merged *= n
@@ -176,9 +186,11 @@ def broadcast_to(x: Tensor, shape):
     if shape == x.shape:
         return x
     try:
-        backend.np.broadcast_shapes(x.shape, shape)
+        grows_into = backend.np.broadcast_shapes(x.shape, shape) == shape
     except ValueError:
-        raise ValueError(f"broadcast_to: a tensor of shape {x.shape} cannot be broadcast to {shape}") from None
+        grows_into = False
+    if not grows_into:
+        raise ValueError(f"broadcast_to: a tensor of shape {x.shape} cannot be broadcast to {shape}")
     return BroadcastTo.apply(x, shape=shape)
 
 
@@ -197,7 +209,10 @@ def index_to_device(index, x: Tensor):
                 raise RuntimeError(f"indexing a tensor on {x.device} with an index on {i.device}")
             return i.data
         if isinstance(i, (list, backend.np.ndarray)):
-            return backend.asarray(backend.np.asarray(i), device=x.device)
+            host = backend.np.asarray(i)
+            if host.size == 0 and host.dtype.kind == "f":   # [] is an empty integer index
+                host = host.astype(backend.np.intp)
+            return backend.asarray(host, device=x.device)
         if isinstance(i, backend.np.integer):
             return int(i)
         return i

@@ -1,0 +1,374 @@
+"""minigrad's benchmarks, side by side: `python -m benchmarks` (or `python benchmarks/run.py`).
+
+Every workload runs in its own process per implementation (minigrad, hand-written NumPy,
+PyTorch CPU when importable). The processes stay alive and take turns: in each round every
+implementation runs for ~0.3-1 s in a rotating order, so a burst of load from elsewhere on the
+machine hits all of them alike. A round's value is the median time of its calls; the table
+shows the median over rounds, the spread of the round values ((max - min) / median), and each
+ratio as the median of the per-round ratios.
+
+    python -m benchmarks                   all workloads, 7 rounds (about 5 minutes)
+    python -m benchmarks --quick           a smoke run: fewer workloads, 3 short rounds
+    python -m benchmarks --only vae,conv2d names (or prefixes: --only dcgan)
+    python -m benchmarks --check           only the gradient checks of the references
+    python -m benchmarks --threads 2       BLAS / torch threads (default 1, see BENCHMARKS.md)
+    python -m benchmarks --json out.json   also save every round's numbers
+
+Before timing anything, the hand-written NumPy VAE is checked against minigrad's (and
+PyTorch's) gradients; the convolution references with --check.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import shlex
+import statistics
+import subprocess
+import sys
+import time
+
+if __package__ in (None, ""):                   # python benchmarks/run.py
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    __package__ = "benchmarks"
+
+from benchmarks.workloads import MALLOC_ENV, WORKLOADS, base_impl  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def torch_available() -> bool:
+    try:
+        import importlib.util
+        return importlib.util.find_spec("torch") is not None
+    except Exception:
+        return False
+
+
+def child_env(impl: str, threads: int) -> dict:
+    env = dict(os.environ)
+    for name in THREAD_VARS:
+        env[name] = str(threads)
+    env["BENCH_THREADS"] = str(threads)
+    for name in MALLOC_ENV:
+        env.pop(name, None)
+    if impl.endswith("+malloc"):
+        env.update(MALLOC_ENV)
+    env["PYTHONPATH"] = ROOT + os.pathsep + env.get("PYTHONPATH", "")
+    return env
+
+
+class Worker:
+    def __init__(self, workload: str, impl: str, threads: int):
+        self.impl = impl
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "benchmarks.worker", workload, impl, str(threads)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT,
+            env=child_env(impl, threads))
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"worker {workload}/{impl} died during setup (see its error above)")
+        self.info = json.loads(line)
+
+    def run(self, seconds: float, min_calls: int) -> list:
+        self.proc.stdin.write(json.dumps({"run": seconds, "min_calls": min_calls}) + "\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"worker {self.impl} died")
+        return json.loads(line)["times"]
+
+    def close(self):
+        try:
+            self.proc.stdin.write(json.dumps({"quit": True}) + "\n")
+            self.proc.stdin.flush()
+        except (BrokenPipeError, ValueError):
+            pass
+        self.proc.wait(timeout=60)
+
+
+def measure(workload, impls, rounds, threads, scale_s, log):
+    """Round values (in the workload's unit) per implementation: {impl: [v_round1, ...]}."""
+    workers = {}
+    try:
+        for impl in impls:
+            workers[impl] = Worker(workload.name, impl, threads)
+        values = {impl: [] for impl in impls}
+        calls = {impl: 0 for impl in impls}
+        for r in range(rounds):
+            order = impls[r % len(impls):] + impls[:r % len(impls)]
+            for impl in order:
+                times = workers[impl].run(workload.round_s * scale_s, workload.min_calls)
+                values[impl].append(statistics.median(times) * workload.per_call)
+                calls[impl] += len(times)
+            log(".")
+        info = {impl: dict(w.info, calls=calls[impl]) for impl, w in workers.items()}
+        return values, info
+    finally:
+        for w in workers.values():
+            w.close()
+
+
+def summarize(values: dict) -> dict:
+    out = {}
+    for impl, vs in values.items():
+        med = statistics.median(vs)
+        out[impl] = {"median": med, "spread": (max(vs) - min(vs)) / med if med else 0.0, "rounds": vs}
+    return out
+
+
+def ratio(values: dict, a: str, b: str):
+    """Median and range of the per-round ratios a / b, or None."""
+    if a not in values or b not in values:
+        return None
+    rs = [x / y for x, y in zip(values[a], values[b])]
+    return {"median": statistics.median(rs), "min": min(rs), "max": max(rs)}
+
+
+def fmt_value(v, unit):
+    if unit == "s":
+        return f"{v:.2f} s"
+    if unit.startswith("µs"):
+        return f"{v:.2f} µs"
+    return f"{v:.1f} ms" if v >= 10 else f"{v:.2f} ms"
+
+
+def fmt_ratio(r):
+    return "—" if r is None else f"{r['median']:.2f}× [{r['min']:.2f}–{r['max']:.2f}]"
+
+
+# ----------------------------------------------------------------------------- peak RSS
+
+def rss(steps, repeats, threads, log):
+    """Peak RSS of STEPS VAE steps, each implementation in a fresh process, interleaved."""
+    impls = ["minigrad", "numpy", "minigrad+malloc", "numpy+malloc"]
+    results = {impl: [] for impl in impls}
+    for _ in range(repeats):
+        for impl in impls:
+            out = subprocess.run([sys.executable, "-m", "benchmarks.worker", "--rss", base_impl(impl),
+                                  str(steps)], capture_output=True, text=True, cwd=ROOT,
+                                 env=child_env(impl, threads), check=True)
+            results[impl].append(json.loads(out.stdout.strip().splitlines()[-1]))
+        log(".")
+    return {impl: {"peak_mb": statistics.median(r["peak_mb"] for r in rs),
+                   "imports_mb": statistics.median(r["imports_mb"] for r in rs)}
+            for impl, rs in results.items()}
+
+
+# ----------------------------------------------------------------------------- environment
+
+def machine_info(threads):
+    info = {"date": datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
+            "python": platform.python_version(), "platform": platform.platform(),
+            "cores": os.cpu_count(), "threads": threads}
+    try:
+        with open("/proc/cpuinfo") as f:
+            info["cpu"] = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        info["cpu"] = platform.processor() or "?"
+    import numpy as np
+    info["numpy"] = np.__version__
+    try:
+        blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
+        info["blas"] = f"{blas.get('name')} {blas.get('version')}"
+    except Exception:
+        info["blas"] = "?"
+    try:
+        info["glibc"] = " ".join(platform.libc_ver())
+    except Exception:
+        pass
+    if torch_available():
+        out = subprocess.run([sys.executable, "-c", "import torch; print(torch.__version__)"],
+                             capture_output=True, text=True)
+        info["torch"] = out.stdout.strip() or "?"
+    return info
+
+
+def loadavg():
+    try:
+        return os.getloadavg()[0]
+    except OSError:
+        return float("nan")
+
+
+# ----------------------------------------------------------------------------- tables
+
+def table(results, markdown=True):
+    head = ["workload", "minigrad", "hand-written NumPy", "PyTorch CPU", "minigrad / NumPy",
+            "minigrad / torch", "goal"]
+    rows = []
+    for name, res in results.items():
+        w = WORKLOADS[name]
+        s = res["summary"]
+        cell = lambda impl: (f"{fmt_value(s[impl]['median'], w.unit)} ±{s[impl]['spread'] * 50:.0f}%"
+                             if impl in s else "—")
+        rows.append([f"{name}: {w.title}", cell("minigrad"), cell("numpy"), cell("torch"),
+                     fmt_ratio(res["ratios"].get("minigrad/numpy")),
+                     fmt_ratio(res["ratios"].get("minigrad/torch")), res.get("verdict", "")])
+    if markdown:
+        lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        lines += ["| " + " | ".join(r) + " |" for r in rows]
+        return "\n".join(lines)
+    widths = [max(len(r[i]) for r in rows + [head]) for i in range(len(head))]
+    return "\n".join("  ".join(c.ljust(wd) for c, wd in zip(r, widths)) for r in [head] + rows)
+
+
+def verdict(name, res):
+    """The issue's goal for this workload: met / missed, from the median ratio."""
+    r = res["ratios"]
+    if name == "vae" and r.get("minigrad/numpy"):
+        return "met" if r["minigrad/numpy"]["median"] <= 1.10 else "missed"
+    if name in ("conv2d", "conv_transpose2d") or name.startswith("dcgan_step"):
+        if r.get("minigrad/torch"):
+            return "met" if r["minigrad/torch"]["median"] <= 2.0 else "missed"
+    if name == "op_overhead":
+        return "met" if res["summary"]["minigrad"]["median"] <= 5.0 else "missed"
+    return ""
+
+
+def malloc_table(res):
+    s, v = res["summary"], res["values"]
+    lines = ["| VAE step | default glibc malloc | MALLOC_MMAP_THRESHOLD_=32M, MALLOC_TRIM_THRESHOLD_=1G | "
+             "tuned / default |", "|---|---|---|---|"]
+    for impl in ("minigrad", "numpy", "torch"):
+        if impl in s and impl + "+malloc" in s:
+            lines.append(f"| {impl} | {s[impl]['median']:.2f} ms | {s[impl + '+malloc']['median']:.2f} ms | "
+                         f"{fmt_ratio(ratio(v, impl + '+malloc', impl))} |")
+    r = ratio(v, "minigrad+malloc", "numpy+malloc")
+    if r:
+        lines.append(f"| minigrad / NumPy | {fmt_ratio(ratio(v, 'minigrad', 'numpy'))} | {fmt_ratio(r)} | |")
+    r = ratio(v, "minigrad+malloc", "numpy")
+    if r:
+        lines.append(f"| minigrad tuned / NumPy default | | {fmt_ratio(r)} | |")
+    return "\n".join(lines)
+
+
+def rss_table(r, steps):
+    lines = [f"| peak RSS, {steps} VAE steps, fresh process | after imports | peak | peak − imports |",
+             "|---|---|---|---|"]
+    for impl, x in r.items():
+        lines.append(f"| {impl} | {x['imports_mb']:.1f} MB | {x['peak_mb']:.1f} MB | "
+                     f"{x['peak_mb'] - x['imports_mb']:.1f} MB |")
+    for tag in ("", "+malloc"):
+        a, b = r.get("minigrad" + tag), r.get("numpy" + tag)
+        if a and b:
+            lines.append(f"| minigrad{tag} / numpy{tag} | | {a['peak_mb'] / b['peak_mb']:.2f}× | "
+                         f"{(a['peak_mb'] - a['imports_mb']) / max(b['peak_mb'] - b['imports_mb'], 1e-9):.2f}× |")
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------- main
+
+def select(only, quick):
+    if not only:
+        return [n for n, w in WORKLOADS.items() if w.quick or not quick]
+    chosen = []
+    for token in only.split(","):
+        token = token.strip()
+        matches = [n for n in WORKLOADS if n == token] or [n for n in WORKLOADS if n.startswith(token)]
+        if not matches and token != "rss":
+            raise SystemExit(f"--only: no workload named {token!r}; known: {', '.join(WORKLOADS)}, rss")
+        chosen += [m for m in matches if m not in chosen]
+    return chosen
+
+
+def run_checks(full, log=print):
+    from . import vae
+    log("gradient check: hand-written NumPy VAE vs minigrad" + (" and PyTorch" if torch_available() else ""))
+    vae.check(impls=("minigrad", "torch") if torch_available() else ("minigrad",))
+    if full:
+        from . import conv
+        log("gradient check: hand-written NumPy convolutions vs minigrad" +
+            (" and PyTorch" if torch_available() else ""))
+        conv.check(impls=("minigrad", "torch") if torch_available() else ("minigrad",))
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="smoke run: fewer workloads, 3 short rounds")
+    parser.add_argument("--only", help="comma-separated workload names or prefixes (and 'rss')")
+    parser.add_argument("--rounds", type=int, help="rounds per workload (default 7, quick 3)")
+    parser.add_argument("--threads", type=int, default=1, help="BLAS and torch threads (default 1)")
+    parser.add_argument("--no-torch", action="store_true", help="leave PyTorch out")
+    parser.add_argument("--no-malloc", action="store_true", help="leave out the +malloc variants")
+    parser.add_argument("--rss-steps", type=int, default=200)
+    parser.add_argument("--check", action="store_true", help="run the gradient checks only")
+    parser.add_argument("--json", help="write every number to this file")
+    parser.add_argument("--check-vae", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+
+    log = lambda s: print(s, end="", flush=True) if s == "." else print(s, flush=True)
+    if args.check or args.check_vae:
+        run_checks(full=args.check)
+        return 0
+    with_torch = torch_available() and not args.no_torch
+    rounds = args.rounds or (3 if args.quick else 7)
+    scale_s = 0.5 if args.quick else 1.0
+    names = select(args.only, args.quick)
+    do_rss = (not args.only or "rss" in args.only.split(",")) and not args.quick or \
+        (args.only and "rss" in args.only.split(","))
+
+    command = "python -m benchmarks " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
+    info = machine_info(args.threads)
+    log(f"{command.strip()}\n{info['date']} · {info['cpu']} · {info['cores']} cores · threads {args.threads} · "
+        f"python {info['python']} · numpy {info['numpy']} ({info['blas']}) · torch {info.get('torch', 'absent')}")
+    # in a child process, so that this one stays small (its size at fork() would count
+    # towards the children's getrusage figures) and never imports torch itself
+    subprocess.run([sys.executable, "-m", "benchmarks", "--check-vae"], cwd=ROOT, check=True,
+                   env=child_env("numpy", args.threads))
+
+    load_before = loadavg()
+    started = time.time()
+    results = {}
+    for name in names:
+        w = WORKLOADS[name]
+        impls = [i for i in w.impls if (with_torch or base_impl(i) != "torch")
+                 and not (args.no_malloc and i.endswith("+malloc"))]
+        if args.quick:
+            impls = [i for i in impls if not i.endswith("+malloc")]
+        log(f"{name}: {', '.join(impls)} ")
+        values, winfo = measure(w, impls, rounds, args.threads, scale_s, log)
+        res = {"values": values, "summary": summarize(values), "info": winfo,
+               "ratios": {k: ratio(values, "minigrad", b) for k, b in
+                          (("minigrad/numpy", "numpy"), ("minigrad/torch", "torch"))}}
+        res["verdict"] = verdict(name, res)
+        results[name] = res
+        s = res["summary"]
+        log("  " + "  ".join(f"{i} {fmt_value(s[i]['median'], w.unit)} (±{s[i]['spread'] * 50:.0f}%)"
+                             for i in impls))
+    rss_result = None
+    if do_rss:
+        log(f"rss: {args.rss_steps} VAE steps per fresh process ")
+        rss_result = rss(args.rss_steps, 1 if args.quick else 3, args.threads, log)
+        log("")
+    load_after = loadavg()
+    elapsed = time.time() - started
+
+    print()
+    print(f"## Results ({info['date']}, {elapsed / 60:.1f} min, load average {load_before:.1f} -> "
+          f"{load_after:.1f} on {info['cores']} cores; threads = {args.threads})")
+    print()
+    print("Median over rounds (± half the spread of the round values); ratios: median of the per-round "
+          "ratios [min–max].")
+    print()
+    if results:
+        print(table(results))
+        print()
+    if "vae" in results and any(i.endswith("+malloc") for i in results["vae"]["summary"]):
+        print(malloc_table(results["vae"]))
+        print()
+    if rss_result:
+        print(rss_table(rss_result, args.rss_steps))
+        print()
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"command": command, "machine": info, "load": [load_before, load_after],
+                       "elapsed_s": elapsed, "results": results, "rss": rss_result}, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

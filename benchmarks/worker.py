@@ -1,0 +1,105 @@
+"""One benchmark process: builds one workload for one implementation, then times it on request.
+
+    python -m benchmarks.worker WORKLOAD IMPL THREADS
+
+The parent (run.py) talks to it over stdin/stdout, one JSON line each way:
+    <- {"ready": true, "setup_s": ..., "blas_threads": ..., "torch_threads": ...}
+    -> {"run": SECONDS, "min_calls": K}     <- {"times": [seconds per call, ...]}
+    -> {"quit": true}
+Thread counts are fixed by the parent through the environment (OPENBLAS_NUM_THREADS, ...)
+before NumPy loads; PyTorch gets torch.set_num_threads(THREADS).
+
+    python -m benchmarks.worker --rss IMPL STEPS
+
+runs STEPS VAE steps in this fresh process and prints the peak resident set size
+(VmHWM: the process's peak RSS, as getrusage's ru_maxrss), with the size after the imports alone for reference.
+"""
+from __future__ import annotations
+
+import gc
+import json
+import os
+import resource
+import sys
+import time
+
+
+def _blas_threads():
+    try:
+        from threadpoolctl import threadpool_info
+        return [i["num_threads"] for i in threadpool_info() if i.get("user_api") == "blas"]
+    except ImportError:
+        return None
+
+
+def _maxrss_mb():
+    """Peak resident set size of this process, in MB.
+
+    VmHWM from /proc (the high-water mark of this process's own memory map) where there is
+    one: getrusage's ru_maxrss also counts the parent's size at fork() time on Linux, which
+    would hide a small process behind a big parent. Elsewhere, ru_maxrss.
+    """
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0                      # kB
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0      # Linux: KiB
+
+
+def rss_run(impl, steps):
+    import numpy as np  # noqa: F401
+    if impl == "minigrad":
+        import minigrad  # noqa: F401
+    elif impl == "torch":
+        import torch
+        torch.set_num_threads(int(os.environ.get("BENCH_THREADS", "1")))
+    after_imports = _maxrss_mb()
+    from . import vae
+    step = vae.make(impl)
+    for _ in range(steps):
+        step()
+    print(json.dumps({"impl": impl, "steps": steps, "peak_mb": _maxrss_mb(), "imports_mb": after_imports}))
+
+
+def serve(workload_name, impl, threads):
+    from .workloads import WORKLOADS, base_impl
+    started = time.perf_counter()
+    torch_threads = None
+    if base_impl(impl) == "torch":
+        import torch
+        torch.set_num_threads(threads)
+        torch_threads = torch.get_num_threads()
+    workload = WORKLOADS[workload_name]
+    call = workload.factory(base_impl(impl))
+    for _ in range(2):                      # warm-up: first-call allocations, lazy imports
+        call()
+    out = sys.stdout
+    out.write(json.dumps({"ready": True, "setup_s": time.perf_counter() - started,
+                          "blas_threads": _blas_threads(), "torch_threads": torch_threads,
+                          "pid": os.getpid()}) + "\n")
+    out.flush()
+    clock = time.perf_counter
+    for line in sys.stdin:
+        request = json.loads(line)
+        if request.get("quit"):
+            break
+        budget, min_calls = request["run"], request.get("min_calls", 1)
+        gc.collect()
+        times = []
+        begin = clock()
+        while len(times) < min_calls or clock() - begin < budget:
+            t0 = clock()
+            call()
+            times.append(clock() - t0)
+        out.write(json.dumps({"times": times}) + "\n")
+        out.flush()
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "--rss":
+        rss_run(sys.argv[2], int(sys.argv[3]))
+    else:
+        serve(sys.argv[1], sys.argv[2], int(sys.argv[3]))

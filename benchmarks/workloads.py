@@ -1,0 +1,97 @@
+"""The registry: every workload, the implementations it is measured with, and how to build one.
+
+A workload's factory(impl) returns a zero-argument callable: one timed call. `per_call` turns
+the seconds of one call into the reported unit (ms per step, or µs per node).
+Implementations named "X+malloc" are X run in a process whose glibc malloc keeps large
+blocks on the heap instead of mapping and unmapping each one (see MALLOC_ENV).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# glibc tuning for the "+malloc" variants. Either variable also switches off glibc's dynamic
+# mmap threshold. 32 MiB is the largest mmap threshold glibc accepts (HEAP_MAX/2 on 64-bit);
+# the trim threshold keeps freed memory at the top of the heap instead of returning it.
+MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": str(32 * 1024 * 1024),
+              "MALLOC_TRIM_THRESHOLD_": str(1024 * 1024 * 1024)}
+
+
+@dataclass
+class Workload:
+    name: str
+    title: str
+    impls: tuple
+    factory: object                  # factory(impl) -> callable
+    unit: str = "ms"
+    per_call: float = 1e3            # seconds of one call -> unit
+    goal: str = ""                   # the issue's goal, as text
+    quick: bool = True               # part of --quick
+    round_s: float = 0.4             # seconds of calls per implementation per round
+    min_calls: int = 3
+    extra: dict = field(default_factory=dict)
+
+
+def _vae(impl):
+    from . import vae
+    return vae.make(impl)
+
+
+def _conv(name):
+    def factory(impl):
+        from . import conv
+        return conv.make(impl, name)
+    return factory
+
+
+def _dcgan(batch):
+    def factory(impl):
+        from . import dcgan
+        return dcgan.make(impl, batch)
+    return factory
+
+
+def _fit(impl):
+    from . import small
+    return small.make_fit(impl)
+
+
+def _chain(impl):
+    from . import small
+    return small.make_chain(impl)
+
+
+def _registry():
+    from .conv import SPECS
+    from .small import CHAIN
+    items = [
+        Workload("vae", "MLP VAE train step (784-512-2, batch 100, Adam)",
+                 ("minigrad", "numpy", "torch", "minigrad+malloc", "numpy+malloc", "torch+malloc"),
+                 _vae, goal="minigrad <= 1.10 x numpy (stretch <= 1.0 x torch)", round_s=0.3,
+                 min_calls=10),
+    ]
+    for name in ("conv2d", "conv_transpose2d"):
+        items.append(Workload(name, SPECS[name].describe() + ", fwd+bwd", ("minigrad", "numpy", "torch"),
+                              _conv(name), goal="minigrad <= 2.0 x torch"))
+    for name in [n for n in SPECS if n.startswith("dcgan_")]:
+        items.append(Workload(name, SPECS[name].describe() + ", fwd+bwd", ("minigrad", "numpy", "torch"),
+                              _conv(name), goal="(DCGAN's conv shapes; no goal of their own)",
+                              quick=name in ("dcgan_g2", "dcgan_d2")))
+    for batch in (32, 64):
+        items.append(Workload(f"dcgan_step{batch}", f"keras-gan DCGAN train step, batch {batch}",
+                              ("minigrad", "torch"), _dcgan(batch), goal="minigrad <= 2.0 x torch",
+                              round_s=1.0, min_calls=2, quick=batch == 64))
+    items.append(Workload("fit_epoch", "Sequential.fit, 1 epoch: 4500x784 -> 128 relu -> 10 softmax, "
+                          "batch 32, Adam", ("minigrad", "torch"), _fit, unit="s", per_call=1.0,
+                          goal="(no goal; reported)", round_s=1.0, min_calls=1))
+    items.append(Workload("op_overhead", f"per-op overhead: chain of {CHAIN} ops on 1-element tensors, "
+                          "fwd+bwd, per node", ("minigrad", "torch"), _chain, unit="µs/node",
+                          per_call=1e6 / CHAIN, goal="minigrad <= 5 µs per node", round_s=0.3,
+                          min_calls=5))
+    return {w.name: w for w in items}
+
+
+WORKLOADS = _registry()
+
+
+def base_impl(impl: str) -> str:
+    return impl.split("+")[0]

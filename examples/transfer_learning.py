@@ -1,0 +1,272 @@
+"""Transfer learning: what a conv net learned on digits 0-4 helps read digits 5-9 from few labels.
+
+    python examples/transfer_learning.py                         # about a minute on a laptop CPU
+    python examples/transfer_learning.py --labels-per-class 5    # even fewer labels
+    python examples/transfer_learning.py --epochs 1 --limit 1000 --out runs/quick
+
+The lesson, step by step (models/linear.py has the three models):
+
+1. Train a small conv net on the training digits 0-4 only (Adam 1e-3, --epochs).
+2. Freeze it and pop its head (its last Dense layer): what is left, conv -> pool -> conv ->
+   pool -> flatten, turns an image into 800 features.
+       extractor = feature_extractor(net)            # net.trainable = False; net.pop()
+3. Digits 5-9 with only --labels-per-class labelled examples each (20: 100 labels in all):
+   fit a softmax linear model on the extractor's features, and the same linear model on the
+   784 raw pixels, with the same labels and the same training (Adam 1e-2, --head-epochs).
+   The features win: the edges and strokes the net learned on 0-4 are useful for 5-9 too.
+4. Fine-tune: stack the extractor and the trained linear head, unfreeze the last
+   --unfreeze layers with weights (the head and the last conv layer), compile again with a
+   10x lower learning rate (Adam 1e-4 by default) and train on the same few labels.
+All accuracies are measured on the 250 held-out test digits 5-9 (never trained on), and,
+for a steadier estimate, on the training digits 5-9 left unlabelled.
+
+Writes to --out (default runs/transfer_learning):
+    base_training.png    loss and accuracy of the conv net on digits 0-4, per epoch
+    accuracies.png       raw pixels vs frozen features vs fine-tuned, on the test digits 5-9
+    confusion.png        the confusion matrix of the linear model on frozen features
+    confident_right.png  its most confident right answers (with the probability)
+    confident_wrong.png  its most confident mistakes (true and predicted digit)
+    uncertain.png        the test digits it is least sure about
+    metrics.json         every accuracy above, the settings, wall times
+"""
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import common  # noqa: E402  (examples/common.py; also puts the repo on sys.path)
+
+from minigrad import plot  # noqa: E402
+from minigrad.data import load_mnist  # noqa: E402
+from minigrad.nn import Sequential  # noqa: E402
+from minigrad.optim import Adam  # noqa: E402
+from models.linear import feature_extractor, small_convnet, softmax_classifier, unfreeze_last  # noqa: E402
+
+BASE_DIGITS = (0, 1, 2, 3, 4)
+NEW_DIGITS = (5, 6, 7, 8, 9)
+
+
+def save_figure(fig, path) -> None:
+    """Write a matplotlib figure atomically (a reader never sees half a PNG)."""
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.fspath(path)) or ".", prefix=".fig.", suffix=".png")
+    os.close(fd)
+    try:
+        fig.savefig(tmp, format="png", dpi=110)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def new_figure(size):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    fig = Figure(figsize=size, layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def pick_labelled(y, digits, per_class, rng):
+    """Indices of `per_class` random examples of each digit (fewer if fewer exist), and the rest."""
+    chosen = []
+    for d in digits:
+        pool = np.flatnonzero(y == d)
+        chosen.append(rng.choice(pool, size=min(per_class, len(pool)), replace=False))
+    chosen = np.sort(np.concatenate(chosen))
+    rest = np.setdiff1d(np.flatnonzero(np.isin(y, digits)), chosen)
+    return chosen, rest
+
+
+def accuracy(model, x, y, batch_size=250):
+    """Fraction right, and the predicted probabilities (inference mode)."""
+    probs = model.predict(x, batch_size=batch_size)
+    return float((probs.argmax(axis=1) == y).mean()), probs
+
+
+def train_linear(x, y, n_classes, epochs, lr, batch_size, name):
+    """The softmax linear model of the lesson, fitted on (x, y); x is (N, features)."""
+    model = softmax_classifier(n_classes, input_dim=x.shape[1], name=name)
+    model.compile(optimizer=Adam(lr=lr), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    history = model.fit(x, y, epochs=epochs, batch_size=batch_size, verbose=0)
+    common.check_finite(f"{name} loss", history.history["loss"][-1])
+    return model, history
+
+
+def plot_accuracies(results, n_labels, path):
+    fig = new_figure((5.6, 3.4))
+    ax = fig.add_subplot()
+    names = list(results)
+    colors = ["#9d9d9d", "#4c78a8", "#54a24b"][:len(names)]
+    bars = ax.bar(range(len(names)), [results[k] for k in names], color=colors, width=0.6)
+    for bar, name in zip(bars, names):
+        ax.text(bar.get_x() + bar.get_width() / 2, bar.get_height() + 0.01, f"{results[name]:.1%}",
+                ha="center", va="bottom", fontsize=9)
+    ax.set_xticks(range(len(names)), names, fontsize=9)
+    low = max(0.0, min(results.values()) - 0.15)
+    ax.set_ylim(low, 1.02)
+    ax.set_ylabel("accuracy on the test digits 5-9")
+    ax.set_title(f"digits 5-9 from {n_labels} labels: a linear model on ...", fontsize=10)
+    ax.spines[["top", "right"]].set_visible(False)
+    save_figure(fig, path)
+
+
+def example_grids(x, y, probs, out, n=10, offset=5):
+    """The most confident right, most confident wrong and most uncertain test digits."""
+    pred = probs.argmax(axis=1)
+    top = probs.max(axis=1)
+    right = np.flatnonzero(pred == y)
+    wrong = np.flatnonzero(pred != y)
+    green, red = "#1a7f37", "#cf222e"
+    paths = {}
+
+    def grid(idx, name, title, label_fn):
+        if len(idx) == 0:
+            return
+        labels = [label_fn(i) for i in idx]
+        colors = [green if pred[i] == y[i] else red for i in idx]
+        plot.image_grid(x[idx], nrows=1 if len(idx) <= 10 else None, ncols=min(len(idx), 10),
+                        labels=labels, label_colors=colors, value_range=(0, 1), title=title,
+                        path=out / name)
+        paths[name] = str(out / name)
+
+    by_conf = right[np.argsort(-top[right], kind="stable")][:n]
+    grid(by_conf, "confident_right.png", "most confident right answers",
+         lambda i: f"{pred[i] + offset} ({top[i]:.2f})")
+    by_conf = wrong[np.argsort(-top[wrong], kind="stable")][:n]
+    grid(by_conf, "confident_wrong.png", "most confident mistakes",
+         lambda i: f"{y[i] + offset}->{pred[i] + offset} ({top[i]:.2f})")
+    unsure = np.argsort(top, kind="stable")[:n]
+    grid(unsure, "uncertain.png", "least sure (lowest top probability)",
+         lambda i: f"{y[i] + offset}->{pred[i] + offset} ({top[i]:.2f})")
+    return paths
+
+
+def main(argv=None) -> dict:
+    p = common.parser(__doc__.splitlines()[0], epochs=5, out="runs/transfer_learning", batch_size=32)
+    p.add_argument("--labels-per-class", type=int, default=20,
+                   help="labelled training examples of each digit 5-9")
+    p.add_argument("--head-epochs", type=int, default=100, help="epochs of the linear models")
+    p.add_argument("--head-lr", type=float, default=1e-2, help="Adam learning rate of the linear models")
+    p.add_argument("--finetune-epochs", type=int, default=20, help="epochs of fine-tuning")
+    p.add_argument("--finetune-lr", type=float, default=1e-4, help="Adam learning rate when fine-tuning")
+    p.add_argument("--unfreeze", type=int, default=2,
+                   help="layers with weights to unfreeze when fine-tuning, counted from the top")
+    args = p.parse_args(argv)
+    out = common.setup(args)
+    rng = np.random.default_rng(args.seed)
+    times = {}
+
+    mnist = load_mnist()
+    print(f"digits: {mnist.source}")
+    x_train, y_train = common.limit(mnist.x_train, args.limit), common.limit(mnist.y_train, args.limit)
+    x_test, y_test = mnist.x_test, mnist.y_test
+    offset = NEW_DIGITS[0]
+
+    # 1. the base network, on digits 0-4 --------------------------------------------------
+    base = np.isin(y_train, BASE_DIGITS)
+    base_test = np.isin(y_test, BASE_DIGITS)
+    net = small_convnet(n_classes=len(BASE_DIGITS))
+    net.compile(optimizer=Adam(lr=1e-3), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    net.summary()
+    print(f"\n1. training the conv net on {int(base.sum()):,} digits 0-4 for {args.epochs} epochs")
+    with common.Timer() as t:
+        history = net.fit(x_train[base], y_train[base], epochs=args.epochs, batch_size=args.batch_size,
+                          validation_data=(x_test[base_test], y_test[base_test]), verbose=1)
+    times["base_training"] = t.seconds
+    for value in history.history["loss"]:
+        common.check_finite("base loss", value)
+    base_acc, _ = accuracy(net, x_test[base_test], y_test[base_test])
+    print(f"   accuracy on the {int(base_test.sum())} test digits 0-4: {base_acc:.1%}")
+    plot.curves({"loss": history.history["loss"], "val_loss": history.history["val_loss"],
+                 "accuracy": history.history["accuracy"], "val_accuracy": history.history["val_accuracy"]},
+                path=out / "base_training.png", title="conv net on digits 0-4 (val: held-out test digits)")
+
+    # 2. freeze it and pop its head ---------------------------------------------------------
+    extractor = feature_extractor(net)
+    print(f"\n2. frozen, head popped: images -> {extractor.output_shape[0]} features")
+    extractor.summary()
+
+    # 3. digits 5-9 from few labels: features vs raw pixels ---------------------------------
+    labelled, unlabelled = pick_labelled(y_train, NEW_DIGITS, args.labels_per_class, rng)
+    new_test = np.isin(y_test, NEW_DIGITS)
+    x_lab, y_lab = x_train[labelled], y_train[labelled] - offset
+    x_unl, y_unl = x_train[unlabelled], y_train[unlabelled] - offset
+    x_new, y_new = x_test[new_test], y_test[new_test] - offset
+    print(f"\n3. digits 5-9: {len(labelled)} labelled training digits "
+          f"({args.labels_per_class} per class); test on {len(y_new)} held-out digits")
+    with common.Timer() as t:
+        f_lab = extractor.predict(x_lab, batch_size=250)
+        f_new = extractor.predict(x_new, batch_size=250)
+        f_unl = extractor.predict(x_unl, batch_size=250) if len(x_unl) else None
+        head, _ = train_linear(f_lab, y_lab, len(NEW_DIGITS), args.head_epochs, args.head_lr,
+                               args.batch_size, "linear_on_features")
+        raw, _ = train_linear(x_lab.reshape(len(x_lab), -1), y_lab, len(NEW_DIGITS), args.head_epochs,
+                              args.head_lr, args.batch_size, "linear_on_pixels")
+    times["linear_models"] = t.seconds
+    acc_features, probs_features = accuracy(head, f_new, y_new)
+    acc_raw, _ = accuracy(raw, x_new.reshape(len(x_new), -1), y_new)
+    pool = {}
+    if f_unl is not None:
+        pool["features"] = accuracy(head, f_unl, y_unl)[0]
+        pool["raw_pixels"] = accuracy(raw, x_unl.reshape(len(x_unl), -1), y_unl)[0]
+    print(f"   linear model on raw pixels:      {acc_raw:.1%}")
+    print(f"   linear model on frozen features: {acc_features:.1%}")
+
+    # 4. fine-tune: unfreeze the top layers, lower learning rate -----------------------------
+    finetuned = Sequential([*extractor.layers, *head.layers], name="finetuned")
+    unfrozen = unfreeze_last(finetuned, args.unfreeze)
+    finetuned.compile(optimizer=Adam(lr=args.finetune_lr), loss="sparse_categorical_crossentropy",
+                      metrics=["accuracy"])
+    print(f"\n4. fine-tuning {', '.join(layer.name for layer in unfrozen)} at lr {args.finetune_lr:g} "
+          f"for {args.finetune_epochs} epochs on the same {len(labelled)} labels")
+    finetuned.summary()
+    with common.Timer() as t:
+        ft_history = finetuned.fit(x_lab, y_lab, epochs=args.finetune_epochs, batch_size=args.batch_size,
+                                   validation_data=(x_new, y_new), verbose=1)
+    times["finetuning"] = t.seconds
+    for value in ft_history.history["loss"]:
+        common.check_finite("fine-tuning loss", value)
+    acc_finetuned, _ = accuracy(finetuned, x_new, y_new)
+    if f_unl is not None:
+        pool["finetuned"] = accuracy(finetuned, x_unl, y_unl)[0]
+    print(f"   fine-tuned:                      {acc_finetuned:.1%}")
+
+    # figures --------------------------------------------------------------------------------
+    results = {"raw pixels": acc_raw, "frozen features": acc_features, "fine-tuned": acc_finetuned}
+    plot_accuracies(results, len(labelled), out / "accuracies.png")
+    plot.confusion_matrix(y_new, probs_features.argmax(axis=1), classes=[str(d) for d in NEW_DIGITS],
+                          path=out / "confusion.png",
+                          title=f"linear model on frozen features: {acc_features:.1%} of {len(y_new)}")
+    figures = ["base_training.png", "accuracies.png", "confusion.png"]
+    figures += [os.path.basename(p) for p in example_grids(x_new, y_new, probs_features, out, offset=offset)]
+
+    metrics = {
+        "accuracy_base_digits_0_4": base_acc,
+        "accuracy_raw_pixels": acc_raw,
+        "accuracy_features": acc_features,
+        "accuracy_finetuned": acc_finetuned,
+        "features_beat_raw_pixels": acc_features > acc_raw,
+        "accuracy_unlabelled_train_5_9": pool,
+        "n_labelled": int(len(labelled)), "n_test_5_9": int(len(y_new)), "n_unlabelled_5_9": int(len(y_unl)),
+        "base_history": history.history, "finetune_history": ft_history.history,
+        "settings": {k: getattr(args, k) for k in ("epochs", "labels_per_class", "head_epochs", "head_lr",
+                                                    "finetune_epochs", "finetune_lr", "unfreeze",
+                                                    "batch_size", "limit", "seed", "device")},
+        "data_source": mnist.source,
+        "seconds": times, "wall_seconds": sum(times.values()),
+        "figures": figures,
+    }
+    common.write_json(out / "metrics.json", metrics)
+    print(f"\nraw pixels {acc_raw:.1%} < frozen features {acc_features:.1%}"
+          if acc_features > acc_raw else
+          f"\nnote: raw pixels {acc_raw:.1%} >= frozen features {acc_features:.1%} at these settings")
+    print(f"wrote {len(figures)} figures and metrics.json to {out}")
+    return metrics
+
+
+if __name__ == "__main__":
+    main()
