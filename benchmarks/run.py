@@ -73,13 +73,14 @@ class Worker:
             raise RuntimeError(f"worker {workload}/{impl} died during setup (see its error above)")
         self.info = json.loads(line)
 
-    def run(self, seconds: float, min_calls: int) -> list:
+    def run(self, seconds: float, min_calls: int) -> dict:
+        """{"wall": [...], "cpu": [...]}: seconds per call."""
         self.proc.stdin.write(json.dumps({"run": seconds, "min_calls": min_calls}) + "\n")
         self.proc.stdin.flush()
         line = self.proc.stdout.readline()
         if not line:
             raise RuntimeError(f"worker {self.impl} died")
-        return json.loads(line)["times"]
+        return json.loads(line)
 
     def close(self):
         try:
@@ -91,19 +92,21 @@ class Worker:
 
 
 def measure(workload, impls, rounds, threads, scale_s, log):
-    """Round values (in the workload's unit) per implementation: {impl: [v_round1, ...]}."""
+    """Round values (in the workload's unit) per clock and implementation:
+    {"wall": {impl: [v_round1, ...]}, "cpu": {...}}."""
     workers = {}
     try:
         for impl in impls:
             workers[impl] = Worker(workload.name, impl, threads)
-        values = {impl: [] for impl in impls}
+        values = {clock: {impl: [] for impl in impls} for clock in ("wall", "cpu")}
         calls = {impl: 0 for impl in impls}
         for r in range(rounds):
             order = impls[r % len(impls):] + impls[:r % len(impls)]
             for impl in order:
                 times = workers[impl].run(workload.round_s * scale_s, workload.min_calls)
-                values[impl].append(statistics.median(times) * workload.per_call)
-                calls[impl] += len(times)
+                for clock in ("wall", "cpu"):
+                    values[clock][impl].append(statistics.median(times[clock]) * workload.per_call)
+                calls[impl] += len(times["wall"])
             log(".")
         info = {impl: dict(w.info, calls=calls[impl]) for impl, w in workers.items()}
         return values, info
@@ -216,6 +219,14 @@ def table(results, markdown=True):
     return "\n".join("  ".join(c.ljust(wd) for c, wd in zip(r, widths)) for r in [head] + rows)
 
 
+def other_table(results):
+    lines = ["| workload | minigrad / NumPy | minigrad / torch |", "|---|---|---|"]
+    for name, res in results.items():
+        r = res["other_clock"]["ratios"]
+        lines.append(f"| {name} | {fmt_ratio(r.get('minigrad/numpy'))} | {fmt_ratio(r.get('minigrad/torch'))} |")
+    return "\n".join(lines)
+
+
 def verdict(name, res):
     """The issue's goal for this workload: met / missed, from the median ratio."""
     r = res["ratios"]
@@ -295,6 +306,10 @@ def main(argv=None):
     parser.add_argument("--no-torch", action="store_true", help="leave PyTorch out")
     parser.add_argument("--no-malloc", action="store_true", help="leave out the +malloc variants")
     parser.add_argument("--rss-steps", type=int, default=200)
+    parser.add_argument("--clock", choices=("cpu", "wall"),
+                        help="what the table shows: process CPU time (default with --threads 1: "
+                             "robust on a shared machine) or elapsed wall time (default otherwise); "
+                             "--json keeps both")
     parser.add_argument("--check", action="store_true", help="run the gradient checks only")
     parser.add_argument("--json", help="write every number to this file")
     parser.add_argument("--check-vae", action="store_true", help=argparse.SUPPRESS)
@@ -305,6 +320,8 @@ def main(argv=None):
         run_checks(full=args.check)
         return 0
     with_torch = torch_available() and not args.no_torch
+    clock = args.clock or ("cpu" if args.threads == 1 else "wall")
+    other = "wall" if clock == "cpu" else "cpu"
     rounds = args.rounds or (3 if args.quick else 7)
     scale_s = 0.5 if args.quick else 1.0
     names = select(args.only, args.quick)
@@ -330,8 +347,12 @@ def main(argv=None):
         if args.quick:
             impls = [i for i in impls if not i.endswith("+malloc")]
         log(f"{name}: {', '.join(impls)} ")
-        values, winfo = measure(w, impls, rounds, args.threads, scale_s, log)
-        res = {"values": values, "summary": summarize(values), "info": winfo,
+        both, winfo = measure(w, impls, rounds, args.threads, scale_s, log)
+        values = both[clock]
+        res = {"values": values, "summary": summarize(values), "info": winfo, "clock": clock,
+               "other_clock": {"clock": other, "summary": summarize(both[other]),
+                               "ratios": {k: ratio(both[other], "minigrad", b) for k, b in
+                                          (("minigrad/numpy", "numpy"), ("minigrad/torch", "torch"))}},
                "ratios": {k: ratio(values, "minigrad", b) for k, b in
                           (("minigrad/numpy", "numpy"), ("minigrad/torch", "torch"))}}
         res["verdict"] = verdict(name, res)
@@ -349,13 +370,17 @@ def main(argv=None):
 
     print()
     print(f"## Results ({info['date']}, {elapsed / 60:.1f} min, load average {load_before:.1f} -> "
-          f"{load_after:.1f} on {info['cores']} cores; threads = {args.threads})")
+          f"{load_after:.1f} on {info['cores']} cores; threads = {args.threads}; clock = {clock})")
     print()
-    print("Median over rounds (± half the spread of the round values); ratios: median of the per-round "
-          "ratios [min–max].")
+    print(f"{'Process CPU time' if clock == 'cpu' else 'Wall time'} per call: median over rounds (± half "
+          "the spread of the round values); ratios: median of the per-round ratios [min–max].")
     print()
     if results:
         print(table(results))
+        print()
+        print(f"The same runs on the {other} clock (ratios):")
+        print()
+        print(other_table(results))
         print()
     if "vae" in results and any(i.endswith("+malloc") for i in results["vae"]["summary"]):
         print(malloc_table(results["vae"]))
@@ -365,7 +390,7 @@ def main(argv=None):
         print()
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"command": command, "machine": info, "load": [load_before, load_after],
+            json.dump({"command": command, "machine": info, "load": [load_before, load_after], "clock": clock,
                        "elapsed_s": elapsed, "results": results, "rss": rss_result}, f, indent=1)
     return 0
 

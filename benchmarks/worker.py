@@ -4,7 +4,9 @@
 
 The parent (run.py) talks to it over stdin/stdout, one JSON line each way:
     <- {"ready": true, "setup_s": ..., "blas_threads": ..., "torch_threads": ...}
-    -> {"run": SECONDS, "min_calls": K}     <- {"times": [seconds per call, ...]}
+    -> {"run": SECONDS, "min_calls": K}     <- {"wall": [s per call, ...], "cpu": [s per call, ...]}
+"wall" is elapsed time, "cpu" the process's CPU time (all its threads, user + system), which
+other jobs on a busy machine disturb much less (run.py --clock).
     -> {"quit": true}
 Thread counts are fixed by the parent through the environment (OPENBLAS_NUM_THREADS, ...)
 before NumPy loads; PyTorch gets torch.set_num_threads(THREADS).
@@ -81,20 +83,22 @@ def serve(workload_name, impl, threads):
                           "blas_threads": _blas_threads(), "torch_threads": torch_threads,
                           "pid": os.getpid()}) + "\n")
     out.flush()
-    clock = time.perf_counter
+    wall, cpu = time.perf_counter, time.process_time
     for line in sys.stdin:
         request = json.loads(line)
         if request.get("quit"):
             break
         budget, min_calls = request["run"], request.get("min_calls", 1)
         gc.collect()
-        times = []
-        begin = clock()
-        while len(times) < min_calls or clock() - begin < budget:
-            t0 = clock()
+        walls, cpus = [], []
+        begin = wall()
+        while len(walls) < min_calls or wall() - begin < budget:
+            t0, c0 = wall(), cpu()
             call()
-            times.append(clock() - t0)
-        out.write(json.dumps({"times": times}) + "\n")
+            c1, t1 = cpu(), wall()
+            walls.append(t1 - t0)
+            cpus.append(c1 - c0)
+        out.write(json.dumps({"wall": walls, "cpu": cpus}) + "\n")
         out.flush()
 
 

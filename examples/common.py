@@ -60,6 +60,9 @@ def write_json(path, data) -> None:
     try:
         with os.fdopen(fd, "w") as f:
             f.write(text + "\n")
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)        # mkstemp makes 0600 files; results are for sharing
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

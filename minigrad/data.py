@@ -713,15 +713,17 @@ def _rng(seed):
     return np.random.default_rng(seed)
 
 
-def linear_regression_data(n: int = 30, seed=0, noise: float = 0.1):
+def linear_regression_data(n: int = 30, seed=0, noise: float = 0.1, low: float = -1.0,
+                           high: float = 1.0):
     """The lessons' linear data: y = 2*x1 + 3*x2 + 1 (+ Gaussian noise of std `noise`).
 
-    x is uniform in [0, 1)^2. Returns x (n, 2) float32 and y (n, 1) float32. `seed` may be an
+    x is uniform in [low, high)^2, centred by default: with x in [0, 1) the bias and the
+    weights are strongly correlated and a few epochs of SGD do not separate them. Returns x (n, 2) float32 and y (n, 1) float32. `seed` may be an
     int, a numpy Generator, or None for the generator seeded by mg.manual_seed.
     With noise=0 a linear model can recover the weights [2, 3] and bias 1 exactly.
     """
     rng = _rng(seed)
-    x = rng.random((n, 2))
+    x = rng.uniform(low, high, size=(n, 2))
     y = 2.0 * x[:, :1] + 3.0 * x[:, 1:] + 1.0
     if noise:
         y = y + noise * rng.standard_normal((n, 1))

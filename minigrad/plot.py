@@ -172,6 +172,17 @@ def _save(fig, path, format=None):
     return fig
 
 
+def new_figure(figsize=(6.4, 4.8), layout="constrained"):
+    """A blank Figure for your own drawing (no pyplot, no window), in minigrad's size and DPI."""
+    _matplotlib()
+    return _figure(figsize, layout)
+
+
+def save_figure(fig, path, format=None):
+    """Save a Figure atomically: a reader never sees half a file. Returns the figure."""
+    return _save(fig, path, format)
+
+
 def _check_range(value_range, what="value_range"):
     try:
         lo, hi = (float(v) for v in value_range)

@@ -107,8 +107,9 @@ def load_or_train(x_train, y_train, x_test, y_test, cache_dir, epochs=EPOCHS, ba
         model.save_weights(path, include_optimizer=False)
     info = {"test_accuracy": accuracy(model, x_test, y_test), "train_seconds": seconds,
             "cached": cached, "path": str(path), "epochs": epochs}
-    (cache_dir / f"digit_classifier_{key}.json").write_text(json.dumps(
-        {k: v for k, v in info.items() if k != "cached"}, indent=2) + "\n")
+    if not cached:      # a note beside the weights: what they are and what they scored
+        (cache_dir / f"digit_classifier_{key}.json").write_text(json.dumps(
+            {k: v for k, v in info.items() if k != "cached"}, indent=2) + "\n")
     return model, info
 
 

@@ -13,12 +13,18 @@ Devices (MINIGRAD_TEST_DEVICES, comma-separated; default "cpu,strict,cuda"):
 """
 import os
 
-import numpy as np
-import pytest
-from hypothesis import HealthCheck, settings
+# pytest -n auto runs one worker per core; each gets one BLAS thread, or OpenBLAS' own thread
+# pool oversubscribes the cores (8x slower conv training seen on 2 busy cores). Set before
+# NumPy loads; an explicit setting in the environment wins.
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
 
-import minigrad as mg
-from minigrad import backend
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from hypothesis import HealthCheck, settings  # noqa: E402
+
+import minigrad as mg  # noqa: E402
+from minigrad import backend  # noqa: E402
 
 settings.register_profile(
     "ci", max_examples=25, deadline=None, print_blob=True, derandomize=True,

@@ -13,6 +13,13 @@ def format_values(values: dict) -> str:
     return " - ".join(f"{k}: {v:.4f}" for k, v in values.items())
 
 
+def _is_terminal(stream) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
 class ProgressBar:
     """ProgressBar(steps, verbose): update(step, values) after each batch, close(values) at the end.
 
@@ -24,6 +31,8 @@ class ProgressBar:
     def __init__(self, steps: int, verbose: int = 1, stream=None):
         self.steps, self.verbose = max(int(steps), 1), int(verbose)
         self.stream = stream or sys.stdout
+        if self.verbose == 1 and not _is_terminal(self.stream):
+            self.verbose = 2             # a log file gets one line per epoch, not redraws
         self.start = self._last_draw = time.perf_counter()
         self._tqdm = None
         if self.verbose == 1:
