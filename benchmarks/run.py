@@ -34,7 +34,7 @@ if __package__ in (None, ""):                   # python benchmarks/run.py
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     __package__ = "benchmarks"
 
-from benchmarks.workloads import MALLOC_ENV, WORKLOADS, base_impl  # noqa: E402
+from benchmarks.workloads import MALLOC_VARS, VARIANT_ENV, WORKLOADS, base_impl, variant  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
@@ -53,10 +53,10 @@ def child_env(impl: str, threads: int) -> dict:
     for name in THREAD_VARS:
         env[name] = str(threads)
     env["BENCH_THREADS"] = str(threads)
-    for name in MALLOC_ENV:
+    for name in MALLOC_VARS:
         env.pop(name, None)
-    if impl.endswith("+malloc"):
-        env.update(MALLOC_ENV)
+    if variant(impl):
+        env.update(VARIANT_ENV[variant(impl)])
     env["PYTHONPATH"] = ROOT + os.pathsep + env.get("PYTHONPATH", "")
     return env
 
@@ -147,7 +147,7 @@ def fmt_ratio(r):
 
 def rss(steps, repeats, threads, log):
     """Peak RSS of STEPS VAE steps, each implementation in a fresh process, interleaved."""
-    impls = ["minigrad", "numpy", "minigrad+malloc", "numpy+malloc"]
+    impls = ["minigrad", "numpy", "minigrad+nommap", "numpy+nommap"]
     results = {impl: [] for impl in impls}
     for _ in range(repeats):
         for impl in impls:
@@ -240,20 +240,27 @@ def verdict(name, res):
     return ""
 
 
-def malloc_table(res):
-    s, v = res["summary"], res["values"]
-    lines = ["| VAE step | default glibc malloc | MALLOC_MMAP_THRESHOLD_=32M, MALLOC_TRIM_THRESHOLD_=1G | "
-             "tuned / default |", "|---|---|---|---|"]
+def malloc_table(name, res):
+    """The allocator variants of one workload against the defaults (same run)."""
+    s, v, w = res["summary"], res["values"], WORKLOADS[name]
+    tags = [t for t in VARIANT_ENV if any(i.endswith("+" + t) for i in s)]
+    head = ["implementation", "default glibc malloc"] + \
+        [f"+{t}: {' '.join(f'{k}={x}' for k, x in VARIANT_ENV[t].items())}" for t in tags]
+    lines = [f"**{name}** ({w.title})", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for impl in ("minigrad", "numpy", "torch"):
-        if impl in s and impl + "+malloc" in s:
-            lines.append(f"| {impl} | {s[impl]['median']:.2f} ms | {s[impl + '+malloc']['median']:.2f} ms | "
-                         f"{fmt_ratio(ratio(v, impl + '+malloc', impl))} |")
-    r = ratio(v, "minigrad+malloc", "numpy+malloc")
-    if r:
-        lines.append(f"| minigrad / NumPy | {fmt_ratio(ratio(v, 'minigrad', 'numpy'))} | {fmt_ratio(r)} | |")
-    r = ratio(v, "minigrad+malloc", "numpy")
-    if r:
-        lines.append(f"| minigrad tuned / NumPy default | | {fmt_ratio(r)} | |")
+        if impl not in s:
+            continue
+        cells = [impl, fmt_value(s[impl]["median"], w.unit)]
+        for t in tags:
+            key = f"{impl}+{t}"
+            cells.append(f"{fmt_value(s[key]['median'], w.unit)} ({fmt_ratio(ratio(v, key, impl))} of default)"
+                         if key in s else "—")
+        lines.append("| " + " | ".join(cells) + " |")
+    for other in ("numpy", "torch"):
+        if other in s:
+            cells = [f"minigrad / {other}", fmt_ratio(ratio(v, "minigrad", other))]
+            cells += [fmt_ratio(ratio(v, f"minigrad+{t}", f"{other}+{t}")) for t in tags]
+            lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -263,7 +270,7 @@ def rss_table(r, steps):
     for impl, x in r.items():
         lines.append(f"| {impl} | {x['imports_mb']:.1f} MB | {x['peak_mb']:.1f} MB | "
                      f"{x['peak_mb'] - x['imports_mb']:.1f} MB |")
-    for tag in ("", "+malloc"):
+    for tag in ("", "+nommap"):
         a, b = r.get("minigrad" + tag), r.get("numpy" + tag)
         if a and b:
             lines.append(f"| minigrad{tag} / numpy{tag} | | {a['peak_mb'] / b['peak_mb']:.2f}× | "
@@ -304,7 +311,7 @@ def main(argv=None):
     parser.add_argument("--rounds", type=int, help="rounds per workload (default 7, quick 3)")
     parser.add_argument("--threads", type=int, default=1, help="BLAS and torch threads (default 1)")
     parser.add_argument("--no-torch", action="store_true", help="leave PyTorch out")
-    parser.add_argument("--no-malloc", action="store_true", help="leave out the +malloc variants")
+    parser.add_argument("--no-malloc", action="store_true", help="leave out the allocator variants (+malloc, +nommap)")
     parser.add_argument("--rss-steps", type=int, default=200)
     parser.add_argument("--clock", choices=("cpu", "wall"),
                         help="what the table shows: process CPU time (default with --threads 1: "
@@ -343,9 +350,9 @@ def main(argv=None):
     for name in names:
         w = WORKLOADS[name]
         impls = [i for i in w.impls if (with_torch or base_impl(i) != "torch")
-                 and not (args.no_malloc and i.endswith("+malloc"))]
+                 and not (args.no_malloc and variant(i))]
         if args.quick:
-            impls = [i for i in impls if not i.endswith("+malloc")]
+            impls = [i for i in impls if not variant(i)]
         log(f"{name}: {', '.join(impls)} ")
         both, winfo = measure(w, impls, rounds, args.threads, scale_s, log)
         values = both[clock]
@@ -382,9 +389,10 @@ def main(argv=None):
         print()
         print(other_table(results))
         print()
-    if "vae" in results and any(i.endswith("+malloc") for i in results["vae"]["summary"]):
-        print(malloc_table(results["vae"]))
-        print()
+    for name, res in results.items():
+        if any(variant(i) for i in res["summary"]):
+            print(malloc_table(name, res))
+            print()
     if rss_result:
         print(rss_table(rss_result, args.rss_steps))
         print()

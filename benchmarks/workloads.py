@@ -2,18 +2,27 @@
 
 A workload's factory(impl) returns a zero-argument callable: one timed call. `per_call` turns
 the seconds of one call into the reported unit (ms per step, or µs per node).
-Implementations named "X+malloc" are X run in a process whose glibc malloc keeps large
-blocks on the heap instead of mapping and unmapping each one (see MALLOC_ENV).
+Implementations named "X+malloc" and "X+nommap" are X run in a process whose glibc malloc
+is tuned through the environment (see VARIANT_ENV), to measure what the allocator costs.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-# glibc tuning for the "+malloc" variants. Either variable also switches off glibc's dynamic
-# mmap threshold. 32 MiB is the largest mmap threshold glibc accepts (HEAP_MAX/2 on 64-bit);
-# the trim threshold keeps freed memory at the top of the heap instead of returning it.
-MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": str(32 * 1024 * 1024),
-              "MALLOC_TRIM_THRESHOLD_": str(1024 * 1024 * 1024)}
+# glibc malloc tuning for the variants. By default glibc serves blocks above its mmap threshold
+# (128 KiB, rising adaptively up to 32 MiB) with mmap and returns them with munmap, so the next
+# array of that size is page-faulted and zeroed again; freed heap above the trim threshold is
+# returned too. Setting either variable also switches the adaptive threshold off.
+#   +malloc   the issue's settings: mmap threshold at its maximum (32 MiB, HEAP_MAX/2 on 64-bit),
+#             trim threshold 1 GiB. Arrays above 32 MiB (im2col matrices) are still mmapped.
+#   +nommap   no mmap at all (M_MMAP_MAX = 0) and trim threshold 1 GiB: every freed block stays
+#             in the heap for reuse, whatever its size.
+VARIANT_ENV = {
+    "malloc": {"MALLOC_MMAP_THRESHOLD_": str(32 * 1024 * 1024),
+               "MALLOC_TRIM_THRESHOLD_": str(1024 * 1024 * 1024)},
+    "nommap": {"MALLOC_MMAP_MAX_": "0", "MALLOC_TRIM_THRESHOLD_": str(1024 * 1024 * 1024)},
+}
+MALLOC_VARS = sorted({k for env in VARIANT_ENV.values() for k in env})
 
 
 @dataclass
@@ -65,7 +74,8 @@ def _registry():
     from .small import CHAIN
     items = [
         Workload("vae", "MLP VAE train step (784-512-2, batch 100, Adam)",
-                 ("minigrad", "numpy", "torch", "minigrad+malloc", "numpy+malloc", "torch+malloc"),
+                 ("minigrad", "numpy", "torch", "minigrad+malloc", "numpy+malloc", "torch+malloc",
+                  "minigrad+nommap", "numpy+nommap", "torch+nommap"),
                  _vae, goal="minigrad <= 1.10 x numpy (stretch <= 1.0 x torch)", round_s=0.3,
                  min_calls=10),
     ]
@@ -77,8 +87,10 @@ def _registry():
                               _conv(name), goal="(DCGAN's conv shapes; no goal of their own)",
                               quick=name in ("dcgan_g2", "dcgan_d2")))
     for batch in (32, 64):
+        impls = ("minigrad", "torch") + (("minigrad+malloc", "torch+malloc", "minigrad+nommap",
+                                          "torch+nommap") if batch == 64 else ())
         items.append(Workload(f"dcgan_step{batch}", f"keras-gan DCGAN train step, batch {batch}",
-                              ("minigrad", "torch"), _dcgan(batch), goal="minigrad <= 2.0 x torch",
+                              impls, _dcgan(batch), goal="minigrad <= 2.0 x torch",
                               round_s=1.0, min_calls=2, quick=batch == 64))
     items.append(Workload("fit_epoch", "Sequential.fit, 1 epoch: 4500x784 -> 128 relu -> 10 softmax, "
                           "batch 32, Adam", ("minigrad", "torch"), _fit, unit="s", per_call=1.0,
@@ -95,3 +107,8 @@ WORKLOADS = _registry()
 
 def base_impl(impl: str) -> str:
     return impl.split("+")[0]
+
+
+def variant(impl: str):
+    """'minigrad+nommap' -> 'nommap'; None for a plain implementation."""
+    return impl.split("+", 1)[1] if "+" in impl else None

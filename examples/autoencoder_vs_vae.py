@@ -20,6 +20,13 @@ decoded image is from its nearest real test digit (root-mean-square pixel differ
 looks like some real digit), counting the decoded images further from every real digit than 95%
 of real test digits are from their nearest neighbour.
 
+What the default run showed (seed 0, 30 epochs each, ~30 s): the autoencoder's codes have mean
+(-6.3, +7.7) and std (10.0, 9.7) per axis, ranging over z[0] -42..9 and z[1] -8..38; the VAE's
+have mean (-0.25, -0.21) and std (1.29, 1.32), inside -4.1..3.6 -- 7.6x narrower and centred.
+Empty cells: 28% vs 22%. On the decoded grids the average distance to the nearest real digit is
+about the same (RMS 0.156 autoencoder, 0.167 VAE), but 7 of the autoencoder's 225 grid images
+are unlike any digit (the speckled corner around its empty bottom right), against 0 of the VAE's.
+
 Writes to --out (default runs/autoencoder_vs_vae): ae_vs_vae.png (the two latent scatters,
 and each decoder over a grid spanning its codes) and metrics.json.
 """
@@ -165,7 +172,7 @@ def figure(results, path, n_test) -> None:
 def main(argv=None) -> dict:
     p = common.parser(__doc__.splitlines()[0], epochs=30, out="runs/autoencoder_vs_vae", batch_size=100)
     p.add_argument("--test-limit", type=int, default=None, help="use only the first N test digits")
-    p.add_argument("--verbose", type=int, default=2, help="0 silent, 1 progress bars, 2 a line per epoch")
+    p.add_argument("--verbose", type=int, default=1, help="0 silent, 1 progress bars, 2 a line per epoch")
     args = p.parse_args(argv)
     if args.epochs < 1:
         p.error("--epochs must be at least 1")

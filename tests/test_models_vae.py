@@ -91,8 +91,8 @@ def test_mlp_vae_gradients_with_fixed_eps(device, input_dim, hidden, latent, bat
     check_model_gradients(vae, total, x)
 
 
-@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                HealthCheck.too_slow])
+@settings(max_examples=max(6, settings.default.max_examples // 4), deadline=None,   # ci: 6, thorough: 75
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(side=st.sampled_from([4, 6, 8]), filters=st.tuples(*[st.integers(1, 3)] * 4),
        dense=st.integers(2, 4), latent=st.integers(1, 2), batch=st.integers(1, 2),
        likelihood=st.sampled_from(LIKELIHOODS), seed=st.integers(0, 2**16))
