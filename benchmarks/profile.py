@@ -4,8 +4,8 @@
     python -m benchmarks.profile dcgan_step64 --calls 3 --top 40
     python -m benchmarks.profile vae --faults         page faults and system time per call
 
-Run with one BLAS thread (OPENBLAS_NUM_THREADS=1, as run.py does) to see the same split
-as the table. For a sampling profile with native frames: py-spy record --native -o out.svg
+Like run.py it uses one BLAS thread unless OPENBLAS_NUM_THREADS / --threads says otherwise
+(set before NumPy loads). For a sampling profile with native frames: py-spy record --native -o out.svg
 -- python -m benchmarks.profile vae --calls 300 --no-profile.
 """
 from __future__ import annotations
@@ -15,10 +15,22 @@ import cProfile
 import os
 import pstats
 import resource
+import sys
 import time
 
 
+def _set_threads(argv):
+    """--threads N (default 1) into the BLAS variables, before anything imports NumPy."""
+    threads = "1"
+    if "--threads" in argv:
+        threads = argv[argv.index("--threads") + 1]
+    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(name, threads)
+
+
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    _set_threads(argv)
     parser = argparse.ArgumentParser(prog="python -m benchmarks.profile")
     parser.add_argument("workload")
     parser.add_argument("--impl", default="minigrad")
@@ -27,7 +39,11 @@ def main(argv=None):
     parser.add_argument("--sort", default="tottime", help="pstats sort key (tottime, cumtime)")
     parser.add_argument("--faults", action="store_true", help="report minor page faults and sys time")
     parser.add_argument("--no-profile", action="store_true", help="just run (for py-spy)")
+    parser.add_argument("--threads", type=int, default=1, help="BLAS threads (default 1)")
     args = parser.parse_args(argv)
+    if args.impl.startswith("torch"):
+        import torch
+        torch.set_num_threads(args.threads)
 
     from .workloads import WORKLOADS
     call = WORKLOADS[args.workload].factory(args.impl)
