@@ -54,7 +54,8 @@ def _maxrss_mb():
 def rss_run(impl, steps):
     import numpy as np  # noqa: F401
     if impl == "minigrad":
-        import minigrad  # noqa: F401
+        import minigrad
+        minigrad.backend.keep_freed_memory()     # as a training script (the examples) does
     elif impl == "torch":
         import torch
         torch.set_num_threads(int(os.environ.get("BENCH_THREADS", "1")))
@@ -70,6 +71,9 @@ def serve(workload_name, impl, threads):
     from .workloads import WORKLOADS, base_impl
     started = time.perf_counter()
     torch_threads = None
+    if base_impl(impl) == "minigrad":
+        import minigrad
+        minigrad.backend.keep_freed_memory()     # as a training script (the examples) does
     if base_impl(impl) == "torch":
         import torch
         torch.set_num_threads(threads)

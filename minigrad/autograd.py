@@ -23,11 +23,19 @@ import traceback
 
 from . import backend
 
-_state = threading.local()
+
+class _State(threading.local):
+    """Per-thread switches; class attributes are the defaults every new thread starts with."""
+    grad_enabled = True
+    anomaly = False
+    in_backward = False
+
+
+_state = _State()
 
 
 def is_grad_enabled() -> bool:
-    return getattr(_state, "grad_enabled", True)
+    return _state.grad_enabled
 
 
 def set_grad_enabled(enabled: bool) -> None:
@@ -58,7 +66,7 @@ def enable_grad():
 # ----------------------------------------------------------------------------- anomaly mode
 
 def is_anomaly_enabled() -> bool:
-    return getattr(_state, "anomaly", False)
+    return _state.anomaly
 
 
 @contextlib.contextmanager
@@ -78,7 +86,7 @@ def detect_anomaly():
 
 def in_backward() -> bool:
     """True while the walk runs a node's backward (anomaly mode then checks its result)."""
-    return getattr(_state, "in_backward", False)
+    return _state.in_backward
 
 
 def creation_site() -> str:
@@ -177,34 +185,44 @@ def _run(outputs, grads, retain_graph, create_graph, capture=None):
     anomaly = is_anomaly_enabled()
 
     with (enable_grad() if create_graph else no_grad()):
-        for node in _topological_order([o._ctx for o in outputs]):
-            g = pending.pop(node, None)
-            if g is None:
-                continue               # nothing flowed here (e.g. only into unused branches)
-            if node in captured_nodes:
-                _deliver(captured_nodes[node], g, capture, handed_out)
-            _state.in_backward = True
-            try:
-                input_grads = node.backward(g)
-            finally:
-                _state.in_backward = False
-            if not isinstance(input_grads, tuple):
-                input_grads = (input_grads,)
-            for i, (t, g_in) in enumerate(zip(node.inputs, input_grads)):
-                if g_in is None or not t.requires_grad:
-                    continue
-                if g_in.shape != t.shape:
-                    g_in = unbroadcast(g_in, t.shape, node)
-                if g_in.dtype != t.dtype:          # mixed precision: grads keep the input's dtype
-                    g_in = g_in.astype(t.dtype)
-                if anomaly:
-                    check_backward(node, i, g_in)
-                if t._ctx is None:
-                    _deliver(t, g_in, capture, handed_out)
+        _state.in_backward = True
+        try:
+            for node in _topological_order([o._ctx for o in outputs]):
+                g = pending.pop(node, None)
+                if g is None:
+                    continue               # nothing flowed here (e.g. only into unused branches)
+                if node in captured_nodes:
+                    _deliver(captured_nodes[node], g, capture, handed_out)
+                raw = None if create_graph else getattr(node, "backward_arrays", None)
+                if raw is not None:        # not recorded: the op's array form, no graph machinery
+                    input_grads = raw(g.data)
+                    if type(input_grads) is not tuple:
+                        input_grads = (input_grads,)
+                    input_grads = [None if a is None else Tensor._make(a) for a in input_grads]
                 else:
-                    pending[t._ctx] = pending[t._ctx] + g_in if t._ctx in pending else g_in
-            if not retain_graph:
-                node.release()
+                    input_grads = node.backward(g)
+                    if type(input_grads) is not tuple:
+                        input_grads = (input_grads,)
+                for i, (t, g_in) in enumerate(zip(node.inputs, input_grads)):
+                    if g_in is None or not t.requires_grad:
+                        continue
+                    if g_in.data.shape != t.data.shape:
+                        g_in = unbroadcast(g_in, t.shape, node)
+                    if g_in.data.dtype != t.data.dtype:   # mixed precision: grads keep the input's dtype
+                        g_in = g_in.astype(t.dtype)
+                    if anomaly:
+                        check_backward(node, i, g_in)
+                    ctx = t._ctx
+                    if ctx is None:
+                        _deliver(t, g_in, capture, handed_out)
+                    elif ctx in pending:
+                        pending[ctx] = pending[ctx] + g_in
+                    else:
+                        pending[ctx] = g_in
+                if not retain_graph:
+                    node.release()
+        finally:
+            _state.in_backward = False
 
 
 def _deliver(leaf, g, capture, handed_out):

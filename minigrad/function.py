@@ -33,7 +33,7 @@ class Function:
     def apply(cls, *inputs: Tensor, **settings) -> Tensor:
         """Run forward on the inputs' arrays and, if any input needs a gradient, record the node."""
         device = inputs[0].device
-        for t in inputs[1:]:
+        for t in inputs:
             if t.device != device:
                 raise RuntimeError(
                     f"{cls.__name__}: tensors on different devices ({device} and {t.device}); "
@@ -44,12 +44,19 @@ class Function:
         except ValueError as exc:     # NumPy's shape errors, with the op's name added
             shapes = ", ".join(str(t.shape) for t in inputs)
             raise ValueError(f"{cls.__name__}: {exc} (input shapes {shapes})") from None
-        record = autograd.is_grad_enabled() and any(t.requires_grad for t in inputs)
-        result = Tensor._make(out, record, node if record else None)
+        state = autograd._state
+        if state.grad_enabled:
+            needs = tuple([t.requires_grad for t in inputs])
+            record = True in needs
+        else:
+            record = False
         if record:
+            result = Tensor._make(out, True, node)
             node.inputs = inputs
-            node.needs_input_grad = tuple(t.requires_grad for t in inputs)
-        if autograd.is_anomaly_enabled() and not autograd.in_backward():
+            node.needs_input_grad = needs
+        else:
+            result = Tensor._make(out)
+        if state.anomaly and not state.in_backward:
             node.created_at = autograd.creation_site()
             autograd.check_forward(node, inputs, out)
         return result

@@ -15,15 +15,14 @@ from .autograd import no_grad
 from .function import constant
 from .ops.conv import avg_pool2d, conv2d, conv_transpose2d, max_pool2d, pad2d, upsample  # noqa: F401
 from .ops.elementwise import leaky_relu, relu, sigmoid, softplus, tanh  # noqa: F401
-from .ops.linalg import matmul
+from .ops.linalg import linear as _linear
 from .ops.reduce import log_softmax, logsumexp, normalize_axes, softmax  # noqa: F401
 from .tensor import Tensor
 
 
 def linear(x: Tensor, w: Tensor, b: Tensor | None = None) -> Tensor:
-    """x @ w + b, with w of shape (in_features, out_features) as in Keras' Dense."""
-    out = matmul(x, w)
-    return out if b is None else out + b
+    """x @ w + b, with w of shape (in_features, out_features) as in Keras' Dense (one node)."""
+    return _linear(x, w, b)
 
 
 def dropout(x: Tensor, p: float, training: bool = True) -> Tensor:

@@ -68,7 +68,7 @@ class Tensor:
         return t
 
     # ------------------------------------------------------------------ properties
-    shape = property(lambda self: tuple(self.data.shape))
+    shape = property(lambda self: self.data.shape)          # NumPy and CuPy shapes are tuples
     dtype = property(lambda self: self.data.dtype)
     ndim = property(lambda self: self.data.ndim)
     size = property(lambda self: int(self.data.size))
@@ -326,6 +326,8 @@ def as_operand(value, like=None) -> Tensor:
         return value
     if not isinstance(like, Tensor):
         return Tensor(value)
+    if type(value) is float and like.data.dtype.kind == "f":    # the common case, quickly
+        return Tensor._make(backend.asarray(value, dtype=like.data.dtype, device=like.device))
     if isinstance(value, (bool, int, float)) or isinstance(value, backend.np.generic):
         dtype = backend.result_dtype_with_scalar(like.dtype, value)
         value = value.item() if isinstance(value, backend.np.generic) else value

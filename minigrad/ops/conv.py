@@ -117,6 +117,15 @@ def _cols_to_image(cols, kernel, out_hw, canvas_hw, stride, dilation):
 
 # ----------------------------------------------------------------------------- convolution
 
+def _conv2d(x, w, stride, padding, dilation, out_hw):
+    """The arrays of conv2d: Y = W @ cols(x), back to NCHW."""
+    C_out, _, kh, kw = w.shape
+    Ho, Wo = out_hw
+    cols = _im2col(_batch_last(x, padding), (kh, kw), out_hw, stride, dilation)
+    y = w.reshape(C_out, -1) @ cols                                         # (C_out, Ho*Wo*N)
+    return _from_batch_last(y.reshape(C_out, Ho, Wo, x.shape[0]))
+
+
 class Conv2d(Function):
     """y = conv2d(x, w), no bias:  y[n,o,i,j] = sum_{c,a,b} w[o,c,a,b] * x_pad[n, c, i*sh + a*dh, j*sw + b*dw]
 
@@ -128,11 +137,7 @@ class Conv2d(Function):
     """
     def forward(self, x, w, stride, padding, dilation, out_hw):
         self.geometry = dict(stride=stride, padding=padding, dilation=dilation)
-        C_out, _, kh, kw = w.shape
-        Ho, Wo = out_hw
-        cols = _im2col(_batch_last(x, padding), (kh, kw), out_hw, stride, dilation)
-        y = w.reshape(C_out, -1) @ cols                                     # (C_out, Ho*Wo*N)
-        return _from_batch_last(y.reshape(C_out, Ho, Wo, x.shape[0]))
+        return _conv2d(x, w, stride, padding, dilation, out_hw)
 
     def backward(self, g):
         x, w = self.inputs
@@ -157,6 +162,14 @@ class ConvTranspose2d(Function):
         N, _, Ho, Wo = y.shape
         (pt, pb), (pl, pr) = padding
         H, W = out_hw
+        if stride == (1, 1) and dilation == (1, 1) and max(pt, pb) < kh and max(pl, pr) < kw:
+            # With stride 1 the adjoint is itself a convolution: of y padded with k-1-p zeros,
+            # by the kernel flipped in space with its channel axes swapped. Its im2col has
+            # C_y*kh*kw rows and the GEMM's output is the image, instead of a (C_x*kh*kw)-row
+            # matrix added back by col2im: much less memory traffic, above all for few C_y.
+            w_flipped = xp_of(w).ascontiguousarray(w.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1])
+            full = ((kh - 1 - pt, kh - 1 - pb), (kw - 1 - pl, kw - 1 - pr))
+            return _conv2d(y, w_flipped, (1, 1), full, (1, 1), out_hw)
         cols = w.reshape(C_y, -1).T @ _to_matrix(y)                        # (C_x*kh*kw, Ho*Wo*N)
         canvas = _cols_to_image(cols, (kh, kw), (Ho, Wo), (H + pt + pb, W + pl + pr),
                                 stride, dilation)
@@ -167,6 +180,19 @@ class ConvTranspose2d(Function):
         need_y, need_w = self.needs_input_grad
         g_y = Conv2d.apply(g, w, out_hw=y.shape[2:], **self.geometry) if need_y else None
         g_w = Conv2dFilterGrad.apply(g, y, kernel=w.shape[2:], **self.geometry) if need_w else None
+        return g_y, g_w
+
+    def backward_arrays(self, g):
+        """The same two products on arrays, sharing one im2col of g (used when not recorded)."""
+        y, w = self.inputs[0].data, self.inputs[1].data
+        need_y, need_w = self.needs_input_grad
+        C_y, C_x, kh, kw = w.shape
+        geo = self.geometry
+        Ho, Wo = y.shape[2:]
+        cols = _im2col(_batch_last(g, geo["padding"]), (kh, kw), (Ho, Wo), geo["stride"], geo["dilation"])
+        g_y = _from_batch_last((w.reshape(C_y, -1) @ cols).reshape(C_y, Ho, Wo, y.shape[0])) \
+            if need_y else None
+        g_w = (_to_matrix(y) @ cols.T).reshape(w.shape) if need_w else None
         return g_y, g_w
 
 

@@ -27,6 +27,9 @@ class Add(Function):
     def backward(self, g):
         return g, g
 
+    def backward_arrays(self, g):
+        return g, g
+
 
 class Sub(Function):
     """z = x - y.   dz/dx = 1,  dz/dy = -1"""
@@ -34,6 +37,9 @@ class Sub(Function):
         return x - y
 
     def backward(self, g):
+        return g, -g
+
+    def backward_arrays(self, g):
         return g, -g
 
 
@@ -46,6 +52,11 @@ class Mul(Function):
         x, y = self.inputs
         need_x, need_y = self.needs_input_grad
         return (g * y if need_x else None), (g * x if need_y else None)
+
+    def backward_arrays(self, g):
+        x, y = self.inputs
+        need_x, need_y = self.needs_input_grad
+        return (g * y.data if need_x else None), (g * x.data if need_y else None)
 
 
 class Div(Function):
@@ -66,6 +77,9 @@ class Neg(Function):
         return -x
 
     def backward(self, g):
+        return -g
+
+    def backward_arrays(self, g):
         return -g
 
 
@@ -106,6 +120,9 @@ class Exp(Function):
 
     def backward(self, g):
         return g * self.output(self.z)
+
+    def backward_arrays(self, g):
+        return g * self.z
 
 
 class Log(Function):
@@ -209,6 +226,9 @@ class Relu(Function):
         x = self.inputs[0].data
         return g * constant((x > 0).astype(g.dtype))
 
+    def backward_arrays(self, g):
+        return g * (self.inputs[0].data > 0)
+
 
 class LeakyRelu(Function):
     """z = x where x > 0 else alpha*x.   dz/dx = 1 where x > 0, else alpha"""
@@ -246,6 +266,10 @@ class Sigmoid(Function):
         z = self.output(self.z)
         return g * z * (1 - z)
 
+    def backward_arrays(self, g):
+        z = self.z
+        return g * z * (1 - z)
+
 
 class Tanh(Function):
     """z = tanh x.   dz/dx = 1 - z^2"""
@@ -255,6 +279,10 @@ class Tanh(Function):
 
     def backward(self, g):
         z = self.output(self.z)
+        return g * (1 - z * z)
+
+    def backward_arrays(self, g):
+        z = self.z
         return g * (1 - z * z)
 
 

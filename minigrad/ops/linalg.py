@@ -1,7 +1,8 @@
 """Matrix product, batched over leading axes like NumPy's matmul."""
 from __future__ import annotations
 
-from ..function import Function, xp_of
+from .. import autograd
+from ..function import Function, constant, xp_of
 from ..tensor import Tensor, as_operand
 from .movement import swap_last_axes
 
@@ -20,6 +21,53 @@ class MatMul(Function):
         g_x = g @ swap_last_axes(y) if need_x else None
         g_y = swap_last_axes(x) @ g if need_y else None
         return g_x, g_y
+
+    def backward_arrays(self, g):
+        x, y = self.inputs[0].data, self.inputs[1].data
+        need_x, need_y = self.needs_input_grad
+        xp = xp_of(g)
+        return (xp.matmul(g, xp.swapaxes(y, -1, -2)) if need_x else None,
+                xp.matmul(xp.swapaxes(x, -1, -2), g) if need_y else None)
+
+
+class Linear(Function):
+    """z = x @ w + b for x (..., n), w (n, m), b (m,) or absent: a Dense layer in one node.
+
+        dL/dx = g @ w^T,   dL/dw = x^T @ g,   dL/db = g summed over every axis but the last
+    (leading axes of x flattened into rows for dL/dw and dL/db). One node instead of
+    MatMul + Add and the Transpose / Sum / Reshape nodes of their backward. As the loss
+    nodes, backward works on the arrays unless it is being recorded (create_graph=True).
+    """
+    def forward(self, x, w, b=None):
+        z = xp_of(x).matmul(x, w)
+        if b is not None:
+            z += b                      # z is new: add the bias in place
+        return z
+
+    def backward(self, g):
+        x, w = self.inputs[0], self.inputs[1]
+        need = self.needs_input_grad
+        has_b = len(need) > 2
+        if autograd.is_grad_enabled():                 # create_graph: differentiable form
+            g2 = g.reshape(-1, g.shape[-1])
+            g_x = g @ w.T if need[0] else None
+            g_w = x.reshape(-1, x.shape[-1]).T @ g2 if need[1] else None
+            g_b = g2.sum(axis=0) if has_b and need[2] else None
+            return (g_x, g_w, g_b) if has_b else (g_x, g_w)
+        gd, xd, wd = g.data, x.data, w.data
+        g2 = gd.reshape(-1, gd.shape[-1])
+        g_x = constant(gd @ wd.T) if need[0] else None
+        g_w = constant(xd.reshape(-1, xd.shape[-1]).T @ g2) if need[1] else None
+        g_b = constant(g2.sum(axis=0)) if has_b and need[2] else None
+        return (g_x, g_w, g_b) if has_b else (g_x, g_w)
+
+
+def linear(x, w, b=None) -> Tensor:
+    """x @ w + b as one node (w 2-D, b 1-D or None); other shapes fall back to matmul + add."""
+    if x.ndim >= 2 and w.ndim == 2 and x.shape[-1] == w.shape[0] and (b is None or b.shape == (w.shape[1],)):
+        return Linear.apply(x, w) if b is None else Linear.apply(x, w, b)
+    out = matmul(x, w)
+    return out if b is None else out + b
 
 
 def matmul(a, b) -> Tensor:

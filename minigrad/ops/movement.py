@@ -20,6 +20,9 @@ class Reshape(Function):
     def backward(self, g):
         return g.reshape(self.in_shape)
 
+    def backward_arrays(self, g):
+        return g.reshape(self.in_shape)
+
 
 class Transpose(Function):
     """z = x with its axes permuted.   dL/dx = g permuted back (inverse permutation)"""
@@ -32,6 +35,12 @@ class Transpose(Function):
         for i, a in enumerate(self.axes):
             inverse[a] = i
         return Transpose.apply(g, axes=tuple(inverse))
+
+    def backward_arrays(self, g):
+        inverse = [0] * len(self.axes)
+        for i, a in enumerate(self.axes):
+            inverse[a] = i
+        return g.transpose(inverse)
 
 
 class BroadcastTo(Function):

@@ -42,6 +42,11 @@ class Sum(Function):
             g = g.reshape(kept_shape(self.in_shape, self.axes))
         return g.broadcast_to(self.in_shape)
 
+    def backward_arrays(self, g):
+        if not self.keepdims:
+            g = g.reshape(kept_shape(self.in_shape, self.axes))
+        return xp_of(g).broadcast_to(g, self.in_shape)
+
 
 class Max(Function):
     """z = max of x over `axis`.   dz/dx_i = 1/k if x_i is one of the k tied maxima, else 0
