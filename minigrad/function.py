@@ -14,6 +14,11 @@ Backward rules are written with Tensor operations. Normally the walk runs them u
 no_grad, so they cost what the array math costs; with create_graph=True they are recorded
 like any forward pass, which makes every gradient differentiable again (grad of grad).
 
+A few hot ops also define ``backward_arrays(g)``: the same derivative written on raw
+arrays. The walk uses it when the backward is not being recorded (the common case), which
+skips creating a node per backward operation; ``backward`` stays the reference, and the one
+create_graph=True runs. A test checks that both agree (tests/test_properties.py, gradcheck).
+
 Tensors are the positional arguments of ``apply``; settings (axis, stride, ...) are
 keywords, passed on to ``forward``. Broadcasting is undone centrally: backward may return
 a gradient of the broadcast (output) shape and the walk sums it down with ``unbroadcast``.

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 import minigrad as mg
 import minigrad.functional as F
+from minigrad import losses
 from minigrad import backend
 from minigrad.function import Function, xp_of
 
@@ -78,6 +79,11 @@ OPS = [
     ("pad", lambda a: mg.pad(a, ((1, 0), (0, 2))), [rand(2, 3)]),
     ("matmul", lambda a, b: a @ b, [rand(2, 2, 3), rand(3, 4)]),
     ("matvec", lambda a, b: a @ b, [rand(2, 3), rand(3)]),
+    ("linear", lambda x, w, b: F.linear(x, w, b), [rand(3, 4), rand(4, 2), rand(2)]),
+    ("bce_logits", lambda z, t: losses.binary_crossentropy(t, z, from_logits=True),
+     [rand(3, 2), RNG.uniform(0.1, 0.9, size=(3, 2))]),
+    ("bce_probs", lambda p, t: losses.binary_crossentropy(t, p),
+     [RNG.uniform(0.1, 0.9, size=(3, 2)), RNG.uniform(0.1, 0.9, size=(3, 2))]),
     ("conv2d", lambda x, w, b: F.conv2d(x, w, b, stride=2, padding=1), [rand(1, 2, 5, 5), rand(3, 2, 3, 3), rand(3)]),
     ("conv_transpose2d", lambda x, w: F.conv_transpose2d(x, w, stride=2, padding=1, output_padding=1),
      [rand(1, 2, 3, 3), rand(2, 3, 3, 3)]),
@@ -403,3 +409,21 @@ def test_p19_hypothesis_profiles_are_registered():
         < settings.get_profile("thorough").max_examples
     chosen = os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev")
     assert settings.default.max_examples == settings.get_profile(chosen).max_examples
+
+
+# Hot ops have two backward forms: `backward` (Tensor ops, recordable) and `backward_arrays`
+# (the same math on raw arrays, used when the backward is not recorded). They must agree.
+@pytest.mark.parametrize("name,fn,arrays", OPS, ids=[o[0] for o in OPS])
+def test_array_and_tensor_backward_forms_agree(name, fn, arrays, device):
+    results = []
+    for create_graph in (False, True):
+        xs = _inputs(arrays, device)
+        out = fn(*xs)
+        upstream = mg.tensor(np.random.default_rng(5).standard_normal(out.shape), device=device)
+        grads = mg.grad(out, xs, upstream, create_graph=create_graph, allow_unused=True)
+        results.append([None if g is None else g.numpy() for g in grads])
+    for array_form, tensor_form in zip(*results):
+        if array_form is None or tensor_form is None:
+            assert array_form is None and tensor_form is None, name
+        else:
+            np.testing.assert_allclose(array_form, tensor_form, rtol=1e-12, atol=1e-14, err_msg=name)
