@@ -12,9 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -23,6 +21,7 @@ if str(REPO) not in sys.path:          # so `import models` works when run as a 
     sys.path.insert(0, str(REPO))
 
 import minigrad as mg  # noqa: E402
+from minigrad.files import atomic_write  # noqa: E402
 
 
 def parser(description: str, epochs: int, out: str, batch_size: int = 32) -> argparse.ArgumentParser:
@@ -55,20 +54,8 @@ def limit(array, n):
 
 def write_json(path, data) -> None:
     """Write JSON atomically; NaN or inf anywhere is an error, never a silent 'NaN' in the file."""
-    path = Path(path)
     text = json.dumps(data, indent=2, allow_nan=False, default=_to_builtin)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text + "\n")
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)        # mkstemp makes 0600 files; results are for sharing
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write(path, lambda f: f.write(text + "\n"), binary=False)
 
 
 def _to_builtin(value):

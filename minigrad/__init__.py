@@ -6,18 +6,18 @@
     loss.backward()
     x.grad            # tensor([2., 4., 6.])
 """
-from .autograd import detect_anomaly, enable_grad, grad, is_grad_enabled, no_grad, set_grad_enabled
-from .backend import cuda_is_available, get_default_device, manual_seed, set_default_device
-from .gradcheck import gradcheck, gradgradcheck, numerical_grad
-from .ops.elementwise import (abs, clip, exp, leaky_relu, log, maximum, minimum, relu, sigmoid,
-                              softplus, sqrt, tanh, where)
-from .ops.linalg import matmul
-from .ops.movement import broadcast_to, concat, flatten, pad, reshape, stack, transpose
-from .ops.reduce import log_softmax, logsumexp, mean, softmax, std, var
-from .tensor import (Tensor, arange, full, ones, ones_like, rand, randn, tensor, zeros,
-                     zeros_like)
+from .autograd import detect_anomaly, enable_grad, grad, is_grad_enabled, no_grad, set_grad_enabled  # noqa: F401
+from .backend import cuda_is_available, get_default_device, manual_seed, set_default_device  # noqa: F401
+from .gradcheck import gradcheck, gradgradcheck, numerical_grad  # noqa: F401
+from .ops.elementwise import (abs, clip, exp, leaky_relu, log, maximum, minimum, relu,  # noqa: F401
+                              sigmoid, softplus, sqrt, tanh, where)
+from .ops.linalg import matmul  # noqa: F401
+from .ops.movement import broadcast_to, concat, flatten, pad, reshape, stack, transpose  # noqa: F401
+from .ops.reduce import log_softmax, logsumexp, mean, softmax, std, var  # noqa: F401
+from .tensor import (Tensor, arange, full, ones, ones_like, rand, randn, tensor,  # noqa: F401
+                     zeros, zeros_like)
 
-from . import functional, losses, nn, optim  # noqa: E402  (after the names they build on)
+from . import functional, losses, nn, optim  # noqa: E402, F401  (after the names they build on)
 
 __version__ = "0.1.0"
 

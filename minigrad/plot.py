@@ -29,11 +29,12 @@ import html
 import math
 import os
 import shutil
-import tempfile
 import warnings
 from collections import deque
 
 import numpy as np
+
+from .files import atomic_write
 
 __all__ = ["image_grid", "latent_scatter", "manifold", "curves", "confusion_matrix",
            "distribution_bars", "draw_graph", "DPI"]
@@ -128,36 +129,6 @@ def _scalar(v) -> float:
     return float(np.asarray(v).reshape(()))
 
 
-def _file_mode(path: str) -> int:
-    """Keep an existing file's permissions; a new file gets the usual 0o666 & ~umask."""
-    try:
-        return os.stat(path).st_mode & 0o777
-    except OSError:
-        mask = os.umask(0)
-        os.umask(mask)
-        return 0o666 & ~mask
-
-
-def _atomic_write(path, write) -> str:
-    """Call write(binary_file) on a temp file beside `path`, then move it into place."""
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-        os.chmod(tmp, _file_mode(path))
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    return path
-
-
 def _format_of(path, format=None) -> str:
     if format:
         return format.lower().lstrip(".")
@@ -168,7 +139,7 @@ def _format_of(path, format=None) -> str:
 def _save(fig, path, format=None):
     if path is not None:
         fmt = _format_of(path, format)
-        _atomic_write(path, lambda f: fig.savefig(f, format=fmt, dpi=DPI))
+        atomic_write(path, lambda f: fig.savefig(f, format=fmt, dpi=DPI))
     return fig
 
 
@@ -1125,7 +1096,7 @@ def draw_graph(tensor, path=None, format=None, show_shapes=True, engine="auto", 
                 raise
             # the package is there but `dot` is not: fall through to matplotlib
         else:
-            _atomic_write(path, lambda f: f.write(data))
+            atomic_write(path, lambda f: f.write(data))
             return dot
     mpl = _matplotlib()
     with mpl.rc_context(_STYLE):

@@ -12,14 +12,13 @@ that dies half-way leaves the old file untouched (and no temporary file behind).
 """
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import tempfile
 
 import numpy as np
 
 from .. import backend
+from ..files import atomic_write
 from ..tensor import Tensor
 
 FORMAT = "minigrad-weights-1"
@@ -118,28 +117,8 @@ def normalize_path(path) -> str:
 
 
 def atomic_savez(path: str, arrays: dict) -> None:
-    """np.savez to `path` through a temporary file in the same directory and os.replace."""
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)           # mkstemp makes 0600; give the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.remove(tmp)
-        raise
-    with contextlib.suppress(OSError, AttributeError):   # make the rename itself durable (POSIX)
-        dir_fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+    """np.savez to `path` atomically (see minigrad/files.py)."""
+    atomic_write(path, lambda f: np.savez(f, **arrays))
 
 
 def save(path, model, optimizer_state=None) -> str:
