@@ -171,7 +171,6 @@ def _seed_grad(tensor, grad):
 def _run(outputs, grads, retain_graph, create_graph, capture=None):
     """The walk. Leaves get .grad unless `capture` (a dict tensor->None) asks for results."""
     from .function import unbroadcast
-    from .tensor import Tensor
 
     pending = {}                # node -> dL/d(node's output)
     handed_out = set()          # buffers already given as a gradient: copy before reusing
@@ -193,17 +192,7 @@ def _run(outputs, grads, retain_graph, create_graph, capture=None):
                     continue               # nothing flowed here (e.g. only into unused branches)
                 if node in captured_nodes:
                     _deliver(captured_nodes[node], g, capture, handed_out)
-                raw = None if create_graph else getattr(node, "backward_arrays", None)
-                if raw is not None:        # not recorded: the op's array form, no graph machinery
-                    input_grads = raw(g.data)
-                    if type(input_grads) is not tuple:
-                        input_grads = (input_grads,)
-                    input_grads = [None if a is None else Tensor._make(a) for a in input_grads]
-                else:
-                    input_grads = node.backward(g)
-                    if type(input_grads) is not tuple:
-                        input_grads = (input_grads,)
-                for i, (t, g_in) in enumerate(zip(node.inputs, input_grads)):
+                for i, (t, g_in) in enumerate(zip(node.inputs, _input_grads(node, g, create_graph))):
                     if g_in is None or not t.requires_grad:
                         continue
                     if g_in.data.shape != t.data.shape:
@@ -223,6 +212,18 @@ def _run(outputs, grads, retain_graph, create_graph, capture=None):
                     node.release()
         finally:
             _state.in_backward = False
+
+
+def _input_grads(node, g, create_graph):
+    """Run a node's backward: its array form when nothing is recorded and it has one."""
+    from .tensor import Tensor
+    array_form = None if create_graph else getattr(node, "backward_arrays", None)
+    grads = array_form(g.data) if array_form is not None else node.backward(g)
+    if type(grads) is not tuple:
+        grads = (grads,)
+    if array_form is not None:
+        grads = [None if a is None else Tensor._make(a) for a in grads]
+    return grads
 
 
 def _deliver(leaf, g, capture, handed_out):
