@@ -175,11 +175,19 @@ class DCGAN:
 
     label_smoothing  one-sided: D's targets for real images are 1 - label_smoothing
     label_noise      probability of flipping each of D's targets (real <-> fake)
+                     (both off by default, as in keras-gan)
     seed             seeds this object's NumPy generator (latent vectors, label noise);
                      weights and dropout masks come from mg.manual_seed as everywhere
     device, dtype    where the models live ("cpu", "cuda") and their float type
                      ("float64" for gradient checks)
-    Both default to off, as in keras-gan.
+
+    D is compiled with Keras' API (train_on_batch, loss and accuracy); G has its own Adam,
+    g_optimizer, holding G's weights only. One difference from keras-gan, on purpose: there
+    one Adam instance is compiled into both D and the combined model, and in Keras 2 that
+    shares its step counter t (not its moments), so t advances 3 per iteration and the
+    bias correction sqrt(1 - beta_2^t) lets G take up to ~1.6x larger steps early on (1.2x at
+    iteration 1,000). Here each optimizer counts its own steps, as Adam intends and as a
+    PyTorch port of keras-gan does.
     """
 
     def __init__(self, latent_dim=LATENT_DIM, img_shape=IMG_SHAPE, generator="upsampling",
