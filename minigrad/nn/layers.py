@@ -173,8 +173,10 @@ class BatchNormalization(Module):
     While training, the moving statistics follow Keras' convention
         moving = momentum * moving + (1 - momentum) * batch
     They are saved with the weights but never trained (non-trainable params in summary()).
-    As in Keras, a frozen layer (trainable = False) runs in inference mode: it uses and keeps
-    its moving statistics.
+    As in Keras (TF2), a frozen layer (trainable = False) runs in inference mode: it uses and
+    keeps its moving statistics. Note for GAN code transcribed from older Keras: there, a
+    discriminator frozen for the generator step still used batch statistics; models/dcgan.py
+    keeps that behaviour by freezing only the weights (see its frozen_weights).
     """
 
     def __init__(self, momentum=0.99, epsilon=1e-3, center=True, scale=True, name=None,
