@@ -503,3 +503,32 @@ def assert_gradients_match(fn, *inputs, eps=1e-6, atol=1e-5, rtol=1e-3, method="
                                  f"finite differences, inputs [{shapes_}]:\n{exc}") from None
     return True
 
+
+
+def assert_model_gradients(model, loss_fn, x, method="central", n_directions=4, eps=1e-6,
+                           atol=1e-5, rtol=1e-3):
+    """Assert that a whole model's gradients agree with finite differences.
+
+    loss_fn(x) runs the model and returns a tensor; the check covers x and every trainable
+    parameter of `model` (a minigrad.nn.Module). Use a tiny float64 instance of the model
+    (model.to(device, dtype="float64")). During each call of loss_fn, each parameter is
+    swapped for the tensor gradcheck perturbs, and put back afterwards.
+    """
+    __tracebackhide__ = True
+    slots = [(m, attr) for m in model.modules() for attr, p in m.own_parameters() if p.trainable]
+    if not slots:
+        raise ValueError(f"assert_model_gradients: {type(model).__name__} has no trainable parameter")
+
+    def fn(x, *weights):
+        saved = [getattr(m, attr) for m, attr in slots]
+        for (m, attr), w in zip(slots, weights):
+            setattr(m, attr, w)              # a plain tensor stands in for the parameter
+        try:
+            return loss_fn(x)
+        finally:
+            for (m, attr), p in zip(slots, saved):
+                setattr(m, attr, p)
+
+    weights = [Tensor(getattr(m, attr).data, requires_grad=True) for m, attr in slots]
+    return gradcheck(fn, x.detach().requires_grad_(), *weights, method=method,
+                     n_directions=n_directions, eps=eps, atol=atol, rtol=rtol)

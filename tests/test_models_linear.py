@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import minigrad as mg
+from minigrad.testing import assert_model_gradients
 from minigrad import losses
 from minigrad.data import linear_regression_data
 from minigrad.nn import Dense, Sequential
@@ -26,29 +27,9 @@ fixture_ok = settings(suppress_health_check=[HealthCheck.function_scoped_fixture
 
 # ---------------------------------------------------------------------- helpers
 
-def parameter_slots(model, trainable_only=True):
-    """(module, attribute) of every (trainable) parameter, through the public Module API."""
-    return [(m, attr) for m in model.modules() for attr, p in m.own_parameters()
-            if p.trainable or not trainable_only]
-
-
 def check_model_gradients(model, loss_fn, x, method="central"):
     """gradcheck of loss_fn(x) with respect to x and every trainable parameter of the model."""
-    slots = parameter_slots(model)
-
-    def fn(x, *weights):
-        saved = [getattr(m, attr) for m, attr in slots]
-        for (m, attr), w in zip(slots, weights):
-            setattr(m, attr, w)                    # a plain tensor stands in for the parameter
-        try:
-            return loss_fn(x)
-        finally:
-            for (m, attr), p in zip(slots, saved):
-                setattr(m, attr, p)
-
-    weights = [mg.tensor(getattr(m, attr).data, requires_grad=True) for m, attr in slots]
-    assert weights, "nothing to check"
-    assert mg.gradcheck(fn, x.requires_grad_(), *weights, method=method, n_directions=4)
+    assert assert_model_gradients(model, loss_fn, x, method=method)
 
 
 def tiny(model, device, seed, input_shape):
@@ -136,7 +117,7 @@ def test_frozen_extractor_with_head_gradients(device, n_classes, batch, seed):
     extractor = feature_extractor(net)
     model = Sequential([*extractor.layers, Dense(n_classes, activation="softmax")])
     tiny(model, device, seed, (1, 10, 10))
-    assert len(parameter_slots(model)) == 2                  # the head's kernel and bias only
+    assert len(model.parameters()) == 2                      # the head's kernel and bias only
     rng = np.random.default_rng(seed)
     x = mg.tensor(rng.uniform(0.05, 0.95, (batch, 1, 10, 10)), dtype="float64", device=device)
     labels = rng.integers(0, n_classes, size=batch)

@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import minigrad as mg
+from minigrad.testing import assert_model_gradients
 from models.autoencoder import Autoencoder
 from models.vae import LIKELIHOODS, ConvVAE, MLPVAE, Trainer
 
@@ -21,28 +22,9 @@ fixture_ok = settings(suppress_health_check=[HealthCheck.function_scoped_fixture
 
 # ---------------------------------------------------------------------- helpers
 
-def parameter_slots(model):
-    """(module, attribute) of every parameter, found through the public Module API."""
-    return [(m, attr) for m in model.modules() for attr, _ in m.own_parameters()]
-
-
 def check_model_gradients(model, loss_fn, x, method="central"):
-    """gradcheck of loss_fn(x) with respect to x and every parameter of model."""
-    slots = parameter_slots(model)
-    assert len(slots) == len(model.parameters()), "every parameter must be trainable here"
-
-    def fn(x, *weights):
-        saved = [getattr(m, attr) for m, attr in slots]
-        for (m, attr), w in zip(slots, weights):
-            setattr(m, attr, w)                    # a plain tensor stands in for the parameter
-        try:
-            return loss_fn(x)
-        finally:
-            for (m, attr), p in zip(slots, saved):
-                setattr(m, attr, p)
-
-    weights = [mg.tensor(getattr(m, attr).data, requires_grad=True) for m, attr in slots]
-    assert mg.gradcheck(fn, x.requires_grad_(), *weights, method=method, n_directions=4)
+    """gradcheck of loss_fn(x) with respect to x and every trainable parameter of the model."""
+    assert assert_model_gradients(model, loss_fn, x, method=method)
 
 
 def images(rng, shape, device):

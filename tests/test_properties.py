@@ -3,7 +3,6 @@
 Op-by-op hypothesis checks live in test_elementwise.py, test_reduce.py, test_movement.py,
 test_linalg.py and test_conv.py; this file pins the properties the whole engine promises.
 """
-import gc
 import os
 import sys
 import tracemalloc
