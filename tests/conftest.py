@@ -26,15 +26,17 @@ from hypothesis import HealthCheck, settings  # noqa: E402
 import minigrad as mg  # noqa: E402
 from minigrad import backend  # noqa: E402
 
+# `device` is a plain string fixture, so sharing it across generated examples is safe.
+SUPPRESSED = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.function_scoped_fixture]
 settings.register_profile(
     "ci", max_examples=25, deadline=None, print_blob=True, derandomize=True,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    suppress_health_check=SUPPRESSED)
 settings.register_profile(
     "dev", max_examples=10, deadline=None, print_blob=True,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    suppress_health_check=SUPPRESSED)
 settings.register_profile(
     "thorough", max_examples=300, deadline=None, print_blob=True,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    suppress_health_check=SUPPRESSED)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev"))
 
 TEST_DEVICES = [d.strip() for d in os.environ.get("MINIGRAD_TEST_DEVICES", "cpu,strict,cuda").split(",")
@@ -66,3 +68,17 @@ def _seed():
 def to_device(array, device, requires_grad=False):
     """A float64 host array as a tensor on `device`."""
     return mg.tensor(np.asarray(array), device=device, requires_grad=requires_grad)
+
+
+def leaf(array, device, dtype=np.float64):
+    """A float64 (or `dtype`) leaf tensor on `device` that requires grad."""
+    return mg.tensor(np.asarray(array, dtype=dtype), device=device, requires_grad=True)
+
+
+def assert_forward(out, expected, dtype=np.float64):
+    """An op's output: right shape and dtype, a backend array, values as NumPy's to 1e-10."""
+    expected = np.asarray(expected)
+    assert out.shape == expected.shape
+    assert out.dtype == dtype
+    assert backend.is_backend_array(out.data)
+    np.testing.assert_allclose(out.numpy(), expected, rtol=1e-10, atol=1e-12)

@@ -14,7 +14,7 @@ forward passes per input element.
 """
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import minigrad as mg
@@ -23,11 +23,8 @@ from minigrad.ops.conv import (avg_pool2d, conv2d, conv_transpose2d, max_pool2d,
 
 from .conftest import to_device
 
-# `device` is a plain string fixture, so sharing it across generated examples is safe.
-device_given = settings(suppress_health_check=[*settings().suppress_health_check,
-                                               HealthCheck.function_scoped_fixture])
 # second-order checks cost a first-order backward per finite difference: a third of the examples
-fewer_examples = settings(device_given, max_examples=max(3, settings().max_examples // 3))
+fewer_examples = settings(max_examples=max(3, settings().max_examples // 3))
 
 
 # ----------------------------------------------------------------------------- geometries
@@ -164,7 +161,6 @@ def distinct_values(seed, shape):
 
 # ----------------------------------------------------------------------------- forward values
 
-@device_given
 @given(conv_geometries(), seeds)
 def test_conv2d_matches_naive_loops(device, g, seed):
     x, w, b = _normal(seed, g["x_shape"], g["w_shape"], g["w_shape"][:1])
@@ -175,7 +171,6 @@ def test_conv2d_matches_naive_loops(device, g, seed):
     np.testing.assert_allclose(y.numpy(), expected, rtol=1e-10, atol=1e-12)
 
 
-@device_given
 @given(conv_transpose_geometries(), seeds)
 def test_conv_transpose2d_matches_naive_loops(device, g, seed):
     x, w, b = _normal(seed, g["x_shape"], g["w_shape"], g["w_shape"][1:2])
@@ -185,7 +180,6 @@ def test_conv_transpose2d_matches_naive_loops(device, g, seed):
     np.testing.assert_allclose(y.numpy(), expected, rtol=1e-10, atol=1e-12)
 
 
-@device_given
 @given(pool_geometries(), seeds)
 def test_pools_match_naive_loops(device, geometry, seed):
     shape, kernel, stride = geometry
@@ -231,7 +225,6 @@ def test_matches_pytorch():
 
 # ----------------------------------------------------------------------------- first-order gradients
 
-@device_given
 @given(conv_geometries(), seeds)
 def test_conv2d_gradients(device, g, seed):
     x, w, b = (to_device(a, device, requires_grad=True)
@@ -240,7 +233,6 @@ def test_conv2d_gradients(device, g, seed):
     assert mg.gradcheck(lambda x, w, b: conv2d(x, w, b, **kw), x, w, b)
 
 
-@device_given
 @given(conv_transpose_geometries(), seeds)
 def test_conv_transpose2d_gradients(device, g, seed):
     x, w, b = (to_device(a, device, requires_grad=True)
@@ -249,7 +241,6 @@ def test_conv_transpose2d_gradients(device, g, seed):
     assert mg.gradcheck(lambda x, w, b: conv_transpose2d(x, w, b, **kw), x, w, b)
 
 
-@device_given
 @given(pool_geometries(), seeds)
 def test_max_pool2d_gradients(device, geometry, seed):
     shape, kernel, stride = geometry
@@ -257,7 +248,6 @@ def test_max_pool2d_gradients(device, geometry, seed):
     assert mg.gradcheck(lambda x: max_pool2d(x, kernel, stride), x)
 
 
-@device_given
 @given(pool_geometries(), seeds)
 def test_avg_pool2d_gradients(device, geometry, seed):
     shape, kernel, stride = geometry
@@ -265,7 +255,6 @@ def test_avg_pool2d_gradients(device, geometry, seed):
     assert mg.gradcheck(lambda x: avg_pool2d(x, kernel, stride), x)
 
 
-@device_given
 @given(st.tuples(st.integers(1, 2), st.integers(1, 2), st.integers(1, 4), st.integers(1, 4)),
        st.integers(1, 3) | st.tuples(st.integers(1, 3), st.integers(1, 3)), seeds)
 def test_upsample_gradients(device, shape, scale, seed):
@@ -273,7 +262,6 @@ def test_upsample_gradients(device, shape, scale, seed):
     assert mg.gradcheck(lambda x: upsample(x, scale), x)
 
 
-@device_given
 @given(st.tuples(st.integers(1, 2), st.integers(1, 2), st.integers(1, 4), st.integers(1, 4)),
        st.tuples(st.tuples(st.integers(0, 2), st.integers(0, 2)),
                  st.tuples(st.integers(0, 2), st.integers(0, 2))).flatmap(padding_arg), seeds)
@@ -358,7 +346,6 @@ def _back_to_input(g):
         g["x_shape"][2:], (pt, pl), (pb, pr), g["w_shape"][2:], g["stride"], g["dilation"]))
 
 
-@device_given
 @given(conv_geometries(), seeds)
 def test_conv_transpose2d_is_the_adjoint_of_conv2d(device, g, seed):
     """<conv2d(x, w), y> = <x, conv_transpose2d(y, w)> for every x, y (same geometry)."""
@@ -373,7 +360,6 @@ def test_conv_transpose2d_is_the_adjoint_of_conv2d(device, g, seed):
     assert abs(left - right) <= 1e-12 * (np.abs(out.numpy() * y).sum() + 1.0)
 
 
-@device_given
 @given(conv_geometries(), seeds)
 def test_conv2d_input_gradient_is_conv_transpose2d(device, g, seed):
     """Same code path, so the same floating-point operations: equal bit for bit."""

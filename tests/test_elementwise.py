@@ -13,16 +13,14 @@ import operator
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import minigrad as mg
 from minigrad import backend
 
-# `device` is a plain string fixture, so sharing it across generated examples is safe.
-device_given = settings(suppress_health_check=[*settings().suppress_health_check,
-                                               HealthCheck.function_scoped_fixture])
+from .conftest import assert_forward, leaf
 
 MARGIN = 0.05          # distance from kinks and ties; finite differences use eps = 1e-6
 
@@ -91,18 +89,6 @@ EDGE_PAIRS = [((), ()), ((), (2, 3)), ((3,), ()), ((1,), (3,)), ((2, 1), (1, 3))
               ((3,), (2, 3)), ((2, 1, 3), (4, 1))]
 
 
-def leaf(array, device, dtype=np.float64):
-    return mg.tensor(np.asarray(array, dtype=dtype), device=device, requires_grad=True)
-
-
-def assert_forward(out, expected, dtype=np.float64):
-    expected = np.asarray(expected)
-    assert out.shape == expected.shape
-    assert out.dtype == dtype
-    assert backend.is_backend_array(out.data)
-    np.testing.assert_allclose(out.numpy(), expected, rtol=1e-10, atol=1e-12)
-
-
 # ----------------------------------------------------------------------------- op tables
 
 def _leaky_ref(a, alpha=0.2):
@@ -149,7 +135,6 @@ def _draw(data, shape, domain):
 # ----------------------------------------------------------------------------- unary ops
 
 @pytest.mark.parametrize("name", UNARY)
-@device_given
 @given(data=st.data())
 def test_unary_forward_and_gradient(device, name, data):
     fn, ref, domain = UNARY[name]
@@ -161,7 +146,6 @@ def test_unary_forward_and_gradient(device, name, data):
 
 
 @pytest.mark.parametrize("name", UNARY)
-@device_given
 @given(data=st.data())
 def test_unary_second_order(device, name, data):
     fn, _, domain = UNARY[name]
@@ -201,7 +185,6 @@ def test_method_forms_match_functions(device):
 # ----------------------------------------------------------------------------- binary ops
 
 @pytest.mark.parametrize("name", BINARY)
-@device_given
 @given(data=st.data())
 def test_binary_forward_and_gradient(device, name, data):
     fn, ref, dom_a, dom_b = BINARY[name]
@@ -213,7 +196,6 @@ def test_binary_forward_and_gradient(device, name, data):
 
 
 @pytest.mark.parametrize("name", BINARY)
-@device_given
 @given(data=st.data())
 def test_binary_second_order(device, name, data):
     fn, _, dom_a, dom_b = BINARY[name]
@@ -260,7 +242,6 @@ INT_EXPONENTS = [-2, -1, 0, 1, 2, 3]
 FRACTIONAL_EXPONENTS = [0.5, -0.5, 1.5, 2.5, 1 / 3]
 
 
-@device_given
 @given(data=st.data())
 def test_pow_scalar_exponent(device, data):
     """Integer exponents on bases of either sign, fractional ones on positive bases."""
@@ -273,7 +254,6 @@ def test_pow_scalar_exponent(device, data):
     assert mg.gradgradcheck(lambda t: t ** p, x)
 
 
-@device_given
 @given(data=st.data())
 def test_pow_scalar_base(device, data):
     """base ** tensor (__rpow__): d/dx b^x = b^x ln b."""
@@ -348,7 +328,6 @@ def test_scalar_operands(device, name):
 TRIPLES = hnp.mutually_broadcastable_shapes(num_shapes=3, min_dims=0, max_dims=3, max_side=3)
 
 
-@device_given
 @given(data=st.data())
 def test_where(device, data):
     (shape_c, shape_a, shape_b), _ = data.draw(TRIPLES, label="shapes")
@@ -363,7 +342,6 @@ def test_where(device, data):
     assert mg.gradcheck(fn, x, y)
 
 
-@device_given
 @given(data=st.data())
 def test_where_second_order(device, data):
     (shape_c, shape_a, shape_b), _ = data.draw(TRIPLES, label="shapes")
@@ -399,7 +377,6 @@ VALUES_WITH_TIES = Grid(-1, 1)        # few distinct values, so == and the <= / 
 
 
 @pytest.mark.parametrize("name", COMPARISONS)
-@device_given
 @given(data=st.data())
 def test_comparisons(device, name, data):
     op = COMPARISONS[name]

@@ -7,25 +7,19 @@ and a second-order check.
 """
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import minigrad as mg
 from minigrad import backend
 
-# `device` is a plain string fixture, so sharing it across generated examples is safe.
-device_given = settings(suppress_health_check=[*settings().suppress_health_check,
-                                               HealthCheck.function_scoped_fixture])
+from .conftest import leaf
 
 MATMUL_SHAPES = hnp.mutually_broadcastable_shapes(signature=np.matmul.signature, max_dims=2,
                                                   max_side=4)
 SMALL_MATMUL_SHAPES = hnp.mutually_broadcastable_shapes(signature=np.matmul.signature, max_dims=2,
                                                         max_side=3)
-
-
-def leaf(array, device, dtype=np.float64):
-    return mg.tensor(np.asarray(array, dtype=dtype), device=device, requires_grad=True)
 
 
 def values(shape):
@@ -38,7 +32,6 @@ def matmul(a, b):
 
 # ----------------------------------------------------------------------------- random shapes
 
-@device_given
 @given(data=st.data())
 def test_matmul_forward_and_gradient(device, data):
     (shape_a, shape_b), result_shape = data.draw(MATMUL_SHAPES, label="shapes")
@@ -52,7 +45,6 @@ def test_matmul_forward_and_gradient(device, data):
     assert mg.gradcheck(matmul, x, y)
 
 
-@device_given
 @given(data=st.data())
 def test_matmul_second_order(device, data):
     (shape_a, shape_b), _ = data.draw(SMALL_MATMUL_SHAPES, label="shapes")

@@ -22,7 +22,6 @@ from models.linear import (feature_extractor, linear_regression, small_convnet, 
                            unfreeze_last)
 
 REPO = Path(__file__).resolve().parent.parent
-fixture_ok = settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
 # ---------------------------------------------------------------------- helpers
@@ -83,7 +82,6 @@ def test_small_convnet_shapes():
 
 # ---------------------------------------------------------------------- whole-model gradient checks
 
-@fixture_ok
 @given(n_features=st.integers(1, 5), batch=st.integers(1, 6), seed=st.integers(0, 2**16))
 def test_linear_regression_gradients(device, n_features, batch, seed):
     mg.manual_seed(seed)
@@ -94,7 +92,6 @@ def test_linear_regression_gradients(device, n_features, batch, seed):
     check_model_gradients(model, lambda x: losses.mse(y, model(x)), x)
 
 
-@fixture_ok
 @given(n_classes=st.integers(2, 5), input_dim=st.integers(1, 6), batch=st.integers(1, 5),
        seed=st.integers(0, 2**16))
 def test_softmax_classifier_gradients(device, n_classes, input_dim, batch, seed):

@@ -17,7 +17,6 @@ from minigrad.testing import assert_model_gradients
 from models.autoencoder import Autoencoder
 from models.vae import LIKELIHOODS, ConvVAE, MLPVAE, Trainer
 
-fixture_ok = settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
 # ---------------------------------------------------------------------- helpers
@@ -45,7 +44,6 @@ def tiny(model, device, seed):
 
 # ---------------------------------------------------------------------- whole-model gradient checks
 
-@fixture_ok
 @given(input_dim=st.integers(2, 7), hidden=st.integers(2, 5), latent=st.integers(1, 3),
        batch=st.integers(1, 3), seed=st.integers(0, 2**16))
 def test_autoencoder_gradients(device, input_dim, hidden, latent, batch, seed):
@@ -55,7 +53,6 @@ def test_autoencoder_gradients(device, input_dim, hidden, latent, batch, seed):
     check_model_gradients(ae, ae.loss, x)
 
 
-@fixture_ok
 @given(input_dim=st.integers(2, 7), hidden=st.integers(2, 5), latent=st.integers(1, 3),
        batch=st.integers(1, 3), likelihood=st.sampled_from(LIKELIHOODS),
        beta=st.sampled_from([0.0, 0.5, 1.0]), seed=st.integers(0, 2**16))

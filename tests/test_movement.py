@@ -7,26 +7,20 @@ with repeated entries (their gradients must add up) and boolean masks.
 """
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import minigrad as mg
 from minigrad import backend
 
-# `device` is a plain string fixture, so sharing it across generated examples is safe.
-device_given = settings(suppress_health_check=[*settings().suppress_health_check,
-                                               HealthCheck.function_scoped_fixture])
+from .conftest import leaf
 
 MAX_SIDE, SMALL_MAX_SIDE = 4, 3          # the second-order checks use the smaller shapes
 
 
 def shapes_up_to(max_side, min_dims=0):
     return hnp.array_shapes(min_dims=min_dims, max_dims=3, min_side=1, max_side=max_side)
-
-
-def leaf(array, device, dtype=np.float64):
-    return mg.tensor(np.asarray(array, dtype=dtype), device=device, requires_grad=True)
 
 
 def values(shape):
@@ -191,7 +185,6 @@ CASES = {
 
 
 @pytest.mark.parametrize("name", CASES)
-@device_given
 @given(data=st.data())
 def test_forward_and_gradient(device, name, data):
     arrays, fn, ref = data.draw(CASES[name](MAX_SIDE))
@@ -201,7 +194,6 @@ def test_forward_and_gradient(device, name, data):
 
 
 @pytest.mark.parametrize("name", CASES)
-@device_given
 @given(data=st.data())
 def test_second_order(device, name, data):
     arrays, fn, _ = data.draw(CASES[name](SMALL_MAX_SIDE))

@@ -3,7 +3,7 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 import minigrad as mg
@@ -11,7 +11,6 @@ from minigrad.nn import (Activation, BatchNormalization, Conv2D, Conv2DTranspose
                          Flatten, LeakyReLU, MaxPooling2D, Module, Parameter, Reshape, Sequential,
                          UpSampling2D, ZeroPadding2D)
 
-fixture_ok = settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
 def rand(shape, device, seed=0, scale=1.0):
@@ -140,7 +139,6 @@ conv_geometry = st.fixed_dictionaries({
 })
 
 
-@fixture_ok
 @given(g=conv_geometry)
 def test_conv2d_geometries(device, g):
     span = [g["d"] * (k - 1) + 1 for k in g["k"]]
@@ -159,7 +157,6 @@ def test_conv2d_geometries(device, g):
     check_gradients(layer, x)
 
 
-@fixture_ok
 @given(g=conv_geometry, transpose_padding=st.sampled_from(["valid", "same"]))
 def test_conv2d_transpose_geometries(device, g, transpose_padding):
     layer = built(Conv2DTranspose(g["c_out"], g["k"], g["s"], transpose_padding, dilation_rate=g["d"]),

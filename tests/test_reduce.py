@@ -8,31 +8,17 @@ than 0.125 (a tie would be a kink); the tie rule is pinned by example tests.
 """
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import assume, given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import minigrad as mg
 from minigrad import backend
 
-# `device` is a plain string fixture, so sharing it across generated examples is safe.
-device_given = settings(suppress_health_check=[*settings().suppress_health_check,
-                                               HealthCheck.function_scoped_fixture])
+from .conftest import assert_forward, leaf
 
 SHAPES = hnp.array_shapes(min_dims=0, max_dims=3, min_side=1, max_side=4)
 SMALL_SHAPES = hnp.array_shapes(min_dims=0, max_dims=3, min_side=1, max_side=3)
-
-
-def leaf(array, device, dtype=np.float64):
-    return mg.tensor(np.asarray(array, dtype=dtype), device=device, requires_grad=True)
-
-
-def assert_forward(out, expected, dtype=np.float64):
-    expected = np.asarray(expected)
-    assert out.shape == expected.shape
-    assert out.dtype == dtype
-    assert backend.is_backend_array(out.data)
-    np.testing.assert_allclose(out.numpy(), expected, rtol=1e-10, atol=1e-12)
 
 
 # ----------------------------------------------------------------------------- strategies
@@ -95,7 +81,6 @@ REDUCTIONS = {
 # ----------------------------------------------------------------------------- sum mean max min lse
 
 @pytest.mark.parametrize("name", REDUCTIONS)
-@device_given
 @given(data=st.data())
 def test_reduction_forward_and_gradient(device, name, data):
     fn, ref, values = REDUCTIONS[name]
@@ -109,7 +94,6 @@ def test_reduction_forward_and_gradient(device, name, data):
 
 
 @pytest.mark.parametrize("name", REDUCTIONS)
-@device_given
 @given(data=st.data())
 def test_reduction_second_order(device, name, data):
     fn, _, values = REDUCTIONS[name]
@@ -123,7 +107,6 @@ def test_reduction_second_order(device, name, data):
 # ----------------------------------------------------------------------------- var and std
 
 @pytest.mark.parametrize("name", ["var", "std"])
-@device_given
 @given(data=st.data())
 def test_var_std_forward_and_gradient(device, name, data):
     shape = data.draw(SHAPES, label="shape")
@@ -144,7 +127,6 @@ def test_var_std_forward_and_gradient(device, name, data):
 
 
 @pytest.mark.parametrize("name", ["var", "std"])
-@device_given
 @given(data=st.data())
 def test_var_std_second_order(device, name, data):
     shape = data.draw(SMALL_SHAPES, label="shape")
@@ -176,7 +158,6 @@ def test_var_with_ddof_equal_to_count_is_nan_like_numpy(device):
 # ----------------------------------------------------------------------------- softmax
 
 @pytest.mark.parametrize("name", ["log_softmax", "softmax"])
-@device_given
 @given(data=st.data())
 def test_softmax_forward_and_gradient(device, name, data):
     shape = data.draw(hnp.array_shapes(min_dims=1, max_dims=3, max_side=4), label="shape")
@@ -190,7 +171,6 @@ def test_softmax_forward_and_gradient(device, name, data):
 
 
 @pytest.mark.parametrize("name", ["log_softmax", "softmax"])
-@device_given
 @given(data=st.data())
 def test_softmax_second_order(device, name, data):
     shape = data.draw(hnp.array_shapes(min_dims=1, max_dims=3, max_side=3), label="shape")
