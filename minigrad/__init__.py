@@ -9,7 +9,7 @@
 from .autograd import detect_anomaly, enable_grad, grad, is_grad_enabled, no_grad, set_grad_enabled  # noqa: F401
 from .backend import cuda_is_available, get_default_device, manual_seed, set_default_device  # noqa: F401
 from .gradcheck import gradcheck, gradgradcheck, numerical_grad  # noqa: F401
-from .ops.elementwise import (abs, clip, exp, leaky_relu, log, maximum, minimum, relu,  # noqa: F401
+from .ops.elementwise import (abs, clip, exp, expm1, leaky_relu, log, maximum, minimum, relu,  # noqa: F401
                               sigmoid, softplus, sqrt, tanh, where)
 from .ops.linalg import matmul  # noqa: F401
 from .ops.movement import broadcast_to, concat, flatten, pad, reshape, stack, transpose  # noqa: F401

@@ -42,7 +42,7 @@ import math
 
 from . import autograd, backend
 from .function import Function, constant, xp_of
-from .ops.elementwise import Sigmoid, _exp_floor, where
+from .ops.elementwise import Sigmoid, _exp_floor, expm1, where
 from .ops.reduce import log_softmax
 from .tensor import Tensor
 
@@ -351,6 +351,7 @@ def gaussian_kl(z_mean, z_log_var, reduction="mean") -> Tensor:
     """KL(N(mu, sigma^2) || N(0, 1)) per sample, the VAE's latent loss.
 
         -0.5 * sum_j (1 + log sigma_j^2 - mu_j^2 - sigma_j^2)     summed over latent dims
+      = 0.5 * sum_j (mu_j^2 + (e^v_j - 1 - v_j))                 with v = log sigma^2
 
     then reduced over the batch ("mean": the average over samples, as in the Keras VAE
     example's ops.mean(ops.sum(kl, axis=1))). >= 0, and 0 exactly at mu = 0, log-variance 0.
@@ -369,9 +370,11 @@ def gaussian_kl(z_mean, z_log_var, reduction="mean") -> Tensor:
     if z_log_var.shape != z_mean.shape:
         raise ValueError(f"{name}: z_mean has shape {z_mean.shape} but z_log_var has shape "
                          f"{z_log_var.shape}; they must match (batch, latent_dim)")
-    terms = 1 + z_log_var - z_mean * z_mean - z_log_var.exp()
+    # Written as two non-negative terms, e^v - 1 - v by expm1: near v = 0 the textbook
+    # 1 + v - e^v cancels to rounding noise and can come out slightly negative.
+    terms = z_mean * z_mean + (expm1(z_log_var) - z_log_var)
     per = terms.sum(axis=tuple(range(1, terms.ndim))) if terms.ndim > 1 else terms
-    per = per * -0.5
+    per = per * 0.5
     if reduction == "none" or per.ndim == 0:
         return per
     return per.mean() if reduction == "mean" else per.sum()

@@ -99,6 +99,7 @@ def _leaky_ref(a, alpha=0.2):
 UNARY = {
     "neg": (lambda x: -x, np.negative, ANY),
     "exp": (mg.exp, np.exp, ANY),
+    "expm1": (mg.expm1, np.expm1, ANY),
     "log": (mg.log, np.log, POSITIVE),
     "sqrt": (mg.sqrt, np.sqrt, POSITIVE),
     "abs": (mg.abs, np.abs, AWAY_FROM_0),

@@ -47,6 +47,7 @@ OPS = [
     ("pow", lambda a, b: a ** b, [positive(2, 3), rand(2, 3)]),
     ("pow_scalar", lambda a: a ** 3, [rand(2, 3)]),
     ("exp", lambda a: a.exp(), [rand(2, 3)]),
+    ("expm1", lambda a: mg.expm1(a), [rand(2, 3)]),
     ("log", lambda a: a.log(), [positive(2, 3)]),
     ("sqrt", lambda a: a.sqrt(), [positive(2, 3)]),
     ("abs", lambda a: a.abs(), [_away_from_zero(2, 3)]),

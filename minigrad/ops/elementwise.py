@@ -125,6 +125,16 @@ class Exp(Function):
         return g * self.z
 
 
+class Expm1(Function):
+    """z = e^x - 1, accurate for tiny x where exp(x) - 1 cancels.   dz/dx = e^x = z + 1"""
+    def forward(self, x):
+        self.z = xp_of(x).expm1(x)
+        return self.z
+
+    def backward(self, g):
+        return g * (self.output(self.z) + 1)
+
+
 class Log(Function):
     """z = ln x.   dz/dx = 1/x"""
     def forward(self, x):
@@ -372,6 +382,10 @@ def compare(name: str, a, b):
 
 def exp(x):
     return Exp.apply(x)
+
+
+def expm1(x):
+    return Expm1.apply(x)
 
 
 def log(x):
