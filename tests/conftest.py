@@ -65,6 +65,15 @@ def _seed():
     yield
 
 
+@pytest.fixture(scope="module")
+def mnist_available():
+    """Skip (with the reason shown) where no MNIST digits can be loaded."""
+    from .example_runner import mnist_unavailable_reason
+    reason = mnist_unavailable_reason()
+    if reason:
+        pytest.skip(reason)
+
+
 def to_device(array, device, requires_grad=False):
     """A float64 host array as a tensor on `device`."""
     return mg.tensor(np.asarray(array), device=device, requires_grad=requires_grad)

@@ -3,17 +3,8 @@ batch 8, a 1-epoch classifier on 300 digits, 60 scored samples. The figures must
 metrics.json must parse and hold only finite numbers, and the trained weights must be saved.
 (The quality bar itself, at 2,000 iterations, is measured by the full run; see the README.)
 """
-import pytest
 
-from .example_runner import (assert_finite_numbers, assert_pngs, load_metrics, mnist_unavailable_reason,
-                             needs_matplotlib, run_example)
-
-
-@pytest.fixture(scope="module")
-def mnist_available():
-    reason = mnist_unavailable_reason()
-    if reason:
-        pytest.skip(reason)
+from .example_runner import assert_finite_numbers, assert_pngs, load_metrics, needs_matplotlib, run_example
 
 
 @needs_matplotlib

