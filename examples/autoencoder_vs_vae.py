@@ -172,10 +172,7 @@ def figure(results, path, n_test) -> None:
 def main(argv=None) -> dict:
     p = common.parser(__doc__.splitlines()[0], epochs=30, out="runs/autoencoder_vs_vae", batch_size=100)
     p.add_argument("--test-limit", type=int, default=None, help="use only the first N test digits")
-    p.add_argument("--verbose", type=int, default=1, help="0 silent, 1 progress bars, 2 a line per epoch")
     args = p.parse_args(argv)
-    if args.epochs < 1:
-        p.error("--epochs must be at least 1")
     started = time.perf_counter()
     out = common.setup(args)
     mnist = load_mnist(flatten=True)

@@ -6,6 +6,7 @@ Each example takes
     --seed N            makes the run reproducible (mg.manual_seed)
     --out DIR           where the PNG figures and metrics.json go
     --limit N           use only the first N training examples (quick smoke runs, CI)
+    --verbose 0|1|2     quiet, progress bars, or one line per epoch
 """
 from __future__ import annotations
 
@@ -24,16 +25,27 @@ import minigrad as mg  # noqa: E402
 from minigrad.files import atomic_write  # noqa: E402
 
 
-def parser(description: str, epochs: int, out: str, batch_size: int = 32) -> argparse.ArgumentParser:
+def positive_int(text: str) -> int:
+    """argparse type: an int of at least 1, with the usage error argparse prints."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def parser(description: str, epochs, out: str, batch_size: int = 32,
+           epochs_help: str = "training epochs") -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=description,
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
-    p.add_argument("--epochs", type=int, default=epochs, help="training epochs")
+    p.add_argument("--epochs", type=positive_int, default=epochs, help=epochs_help)
     p.add_argument("--seed", type=int, default=0, help="random seed")
     p.add_argument("--out", default=out, help="folder for figures and metrics.json")
-    p.add_argument("--batch-size", type=int, default=batch_size, help="mini-batch size")
-    p.add_argument("--limit", type=int, default=None,
+    p.add_argument("--batch-size", type=positive_int, default=batch_size, help="mini-batch size")
+    p.add_argument("--limit", type=positive_int, default=None,
                    help="use only the first N training examples (for quick runs)")
+    p.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2),
+                   help="0 quiet, 1 progress bars, 2 one line per epoch")
     return p
 
 

@@ -50,11 +50,8 @@ QUALITY_BAR = {"digits_present": 10, "rarest_digit_count": 40, "mean_top_prob": 
 
 
 def parse_args(argv=None):
-    p = parser(__doc__.splitlines()[0], epochs=0, out="runs/dcgan_mnist", batch_size=32)
-    p.set_defaults(epochs=None)
-    for action in p._actions:
-        if action.dest == "epochs":
-            action.help = ("if given, train epochs * (training digits / batch size) iterations "
+    p = parser(__doc__.splitlines()[0], epochs=None, out="runs/dcgan_mnist", batch_size=32,
+               epochs_help="if given, train epochs * (training digits / batch size) iterations "
                            "instead of --iterations")
     p.add_argument("--iterations", type=int, default=2000, help="training iterations (keras-gan's loop)")
     p.add_argument("--sample-interval", type=int, default=200, help="save a 5x5 sample grid every N iterations")
@@ -69,8 +66,6 @@ def parse_args(argv=None):
                    help="epochs for the digit classifier (trained once, then loaded from the cache)")
     p.add_argument("--classifier-cache", default=None,
                    help="folder for the classifier's weights (default: --out)")
-    p.add_argument("--verbose", type=int, default=1, choices=[0, 1, 2],
-                   help="0 quiet, 1 a progress bar, 2 a line per sample interval only")
     args = p.parse_args(argv)
     for name in ("iterations", "sample_interval", "n_samples", "batch_size"):
         if getattr(args, name) < 1:

@@ -170,10 +170,7 @@ def main(argv=None) -> dict:
     p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate")
     p.add_argument("--test-limit", type=int, default=None,
                    help="score only the first N test digits (quick runs)")
-    p.add_argument("--verbose", type=int, default=1, help="0 silent, 1 progress bars, 2 a line per epoch")
     args = p.parse_args(argv)
-    if args.epochs < 1:
-        p.error("--epochs must be at least 1")
     started = time.perf_counter()
     out = common.setup(args)
 
@@ -227,7 +224,7 @@ def main(argv=None) -> dict:
     save(args.epochs, history, done=True)
 
     nelbo = history["test_loss"]
-    print(f"\ntest negative ELBO (nats per image) by epoch: " + ", ".join(f"{v:.1f}" for v in nelbo))
+    print("\ntest negative ELBO (nats per image) by epoch: " + ", ".join(f"{v:.1f}" for v in nelbo))
     verdict = "meets" if nelbo[-1] <= QUALITY_BAR else "misses"
     print(f"final {nelbo[-1]:.2f} (first {nelbo[0]:.2f}); {verdict} the {QUALITY_BAR:g}-nat bar "
           f"(set for the MLP VAE after 30 epochs on the 4,500 training digits)")

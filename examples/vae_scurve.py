@@ -223,11 +223,7 @@ def main(argv=None) -> dict:
     p = common.parser(__doc__.splitlines()[0], epochs=300, out="runs/vae_scurve", batch_size=100)
     p.add_argument("--points", type=int, default=2000, help="training points on the S-curve")
     p.add_argument("--sigma", type=float, default=0.05, help="std of the Gaussian likelihood")
-    p.add_argument("--verbose", type=int, default=1, help="0 a line per variant, 1 a progress bar per "
-                                                          "variant, 2 a line per epoch")
     args = p.parse_args(argv)
-    if args.epochs < 1:
-        p.error("--epochs must be at least 1")
     started = time.perf_counter()
     out = common.setup(args)
     n_train = args.points if args.limit is None else min(args.points, args.limit)

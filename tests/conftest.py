@@ -91,3 +91,17 @@ def assert_forward(out, expected, dtype=np.float64):
     assert out.dtype == dtype
     assert backend.is_backend_array(out.data)
     np.testing.assert_allclose(out.numpy(), expected, rtol=1e-10, atol=1e-12)
+
+
+def float64_model(model, device, seed, input_shape=None):
+    """A tiny model for gradient checks: built (when input_shape is given), in float64 on
+    `device`, with small random biases instead of zeros so that every term matters."""
+    if input_shape is not None:
+        model.build_for(input_shape)
+    model.to(device, dtype="float64")
+    rng = np.random.default_rng(seed)
+    for m in model.modules():
+        bias = getattr(m, "bias", None)
+        if isinstance(bias, mg.nn.Parameter):
+            bias.data = mg.tensor(rng.normal(0, 0.1, bias.shape), dtype="float64", device=device).data
+    return model

@@ -13,13 +13,20 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import minigrad as mg
-from minigrad.testing import assert_model_gradients
 from minigrad import losses
 from minigrad.data import linear_regression_data
 from minigrad.nn import Dense, Sequential
 from minigrad.optim import SGD, Adam
-from models.linear import (feature_extractor, linear_regression, small_convnet, softmax_classifier,
-                           unfreeze_last)
+from minigrad.testing import assert_model_gradients
+from models.linear import (
+    feature_extractor,
+    linear_regression,
+    small_convnet,
+    softmax_classifier,
+    unfreeze_last,
+)
+
+from .conftest import float64_model
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -31,16 +38,6 @@ def check_model_gradients(model, loss_fn, x, method="central"):
     assert assert_model_gradients(model, loss_fn, x, method=method)
 
 
-def tiny(model, device, seed, input_shape):
-    """The model built, in float64 on device, with small random biases so every term matters."""
-    model.build_for(input_shape)
-    model.to(device, dtype="float64")
-    rng = np.random.default_rng(seed)
-    for m in model.modules():
-        bias = getattr(m, "bias", None)
-        if isinstance(bias, mg.nn.Parameter):
-            bias.data = mg.tensor(rng.normal(0, 0.1, bias.shape), dtype="float64", device=device).data
-    return model
 
 
 def load_example(name):
@@ -85,7 +82,7 @@ def test_small_convnet_shapes():
 @given(n_features=st.integers(1, 5), batch=st.integers(1, 6), seed=st.integers(0, 2**16))
 def test_linear_regression_gradients(device, n_features, batch, seed):
     mg.manual_seed(seed)
-    model = tiny(linear_regression(n_features), device, seed, (n_features,))
+    model = float64_model(linear_regression(n_features), device, seed, (n_features,))
     rng = np.random.default_rng(seed)
     x = mg.tensor(rng.standard_normal((batch, n_features)), dtype="float64", device=device)
     y = mg.tensor(rng.standard_normal((batch, 1)), dtype="float64", device=device)
@@ -96,7 +93,7 @@ def test_linear_regression_gradients(device, n_features, batch, seed):
        seed=st.integers(0, 2**16))
 def test_softmax_classifier_gradients(device, n_classes, input_dim, batch, seed):
     mg.manual_seed(seed)
-    model = tiny(softmax_classifier(n_classes, input_dim), device, seed, (input_dim,))
+    model = float64_model(softmax_classifier(n_classes, input_dim), device, seed, (input_dim,))
     rng = np.random.default_rng(seed)
     x = mg.tensor(rng.standard_normal((batch, input_dim)), dtype="float64", device=device)
     labels = rng.integers(0, n_classes, size=batch)
@@ -113,7 +110,7 @@ def test_frozen_extractor_with_head_gradients(device, n_classes, batch, seed):
     net.build_for((1, 10, 10))
     extractor = feature_extractor(net)
     model = Sequential([*extractor.layers, Dense(n_classes, activation="softmax")])
-    tiny(model, device, seed, (1, 10, 10))
+    float64_model(model, device, seed, (1, 10, 10))
     assert len(model.parameters()) == 2                      # the head's kernel and bias only
     rng = np.random.default_rng(seed)
     x = mg.tensor(rng.uniform(0.05, 0.95, (batch, 1, 10, 10)), dtype="float64", device=device)

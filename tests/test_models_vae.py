@@ -15,9 +15,9 @@ from hypothesis import strategies as st
 import minigrad as mg
 from minigrad.testing import assert_model_gradients
 from models.autoencoder import Autoencoder
-from models.vae import LIKELIHOODS, ConvVAE, MLPVAE, Trainer
+from models.vae import LIKELIHOODS, MLPVAE, ConvVAE, Trainer
 
-
+from .conftest import float64_model
 
 # ---------------------------------------------------------------------- helpers
 
@@ -31,15 +31,6 @@ def images(rng, shape, device):
     return mg.tensor(rng.uniform(0.05, 0.95, size=shape), dtype="float64", device=device)
 
 
-def tiny(model, device, seed):
-    """The model in float64 on device, with small random biases so every term matters."""
-    model.to(device, dtype="float64")
-    rng = np.random.default_rng(seed)
-    for m in model.modules():
-        bias = getattr(m, "bias", None)
-        if isinstance(bias, mg.nn.Parameter):
-            bias.data = mg.tensor(rng.normal(0, 0.1, bias.shape), dtype="float64", device=device).data
-    return model
 
 
 # ---------------------------------------------------------------------- whole-model gradient checks
@@ -48,7 +39,7 @@ def tiny(model, device, seed):
        batch=st.integers(1, 3), seed=st.integers(0, 2**16))
 def test_autoencoder_gradients(device, input_dim, hidden, latent, batch, seed):
     mg.manual_seed(seed)
-    ae = tiny(Autoencoder(input_dim=input_dim, hidden=hidden, latent_dim=latent), device, seed)
+    ae = float64_model(Autoencoder(input_dim=input_dim, hidden=hidden, latent_dim=latent), device, seed)
     x = images(np.random.default_rng(seed), (batch, input_dim), device)
     check_model_gradients(ae, ae.loss, x)
 
@@ -58,7 +49,7 @@ def test_autoencoder_gradients(device, input_dim, hidden, latent, batch, seed):
        beta=st.sampled_from([0.0, 0.5, 1.0]), seed=st.integers(0, 2**16))
 def test_mlp_vae_gradients_with_fixed_eps(device, input_dim, hidden, latent, batch, likelihood, beta, seed):
     mg.manual_seed(seed)
-    vae = tiny(MLPVAE(input_dim=input_dim, hidden=hidden, latent_dim=latent, likelihood=likelihood,
+    vae = float64_model(MLPVAE(input_dim=input_dim, hidden=hidden, latent_dim=latent, likelihood=likelihood,
                       beta=beta, sigma=0.5), device, seed)
     rng = np.random.default_rng(seed)
     x = images(rng, (batch, input_dim), device)
@@ -77,7 +68,7 @@ def test_mlp_vae_gradients_with_fixed_eps(device, input_dim, hidden, latent, bat
        likelihood=st.sampled_from(LIKELIHOODS), seed=st.integers(0, 2**16))
 def test_conv_vae_gradients_with_fixed_eps(device, side, filters, dense, latent, batch, likelihood, seed):
     mg.manual_seed(seed)
-    vae = tiny(ConvVAE(input_shape=(1, side, side), latent_dim=latent, filters=filters, dense=dense,
+    vae = float64_model(ConvVAE(input_shape=(1, side, side), latent_dim=latent, filters=filters, dense=dense,
                        likelihood=likelihood, sigma=0.5), device, seed)
     rng = np.random.default_rng(seed)
     x = images(rng, (batch, 1, side, side), device)
