@@ -23,6 +23,8 @@ from .model import History, Model
 from .module import Module, Parameter
 from .sequential import Sequential
 
+# -- sequence layers (recurrent.py, embedding.py, conv1d.py): imports and names added below --
+
 __all__ = [
     "Module", "Parameter", "Model", "Sequential", "History",
     "Dense", "Activation", "LeakyReLU", "Dropout", "Flatten", "Reshape", "BatchNormalization",
