@@ -25,7 +25,7 @@ a gradient of the broadcast (output) shape and the walk sums it down with ``unbr
 """
 from __future__ import annotations
 
-from . import autograd, backend
+from . import autograd, backend, symbolic
 from .tensor import Tensor
 
 
@@ -43,6 +43,8 @@ class Function:
                 raise RuntimeError(
                     f"{cls.__name__}: tensors on different devices ({device} and {t.device}); "
                     f"move them first, e.g. x.to('{device}')")
+            if t.symbolic:      # a model being defined (functional API): record, don't compute
+                return symbolic.record_op(cls, inputs, settings)
         node = cls()
         try:
             out = node.forward(*[t.data for t in inputs], **settings)

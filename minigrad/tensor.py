@@ -33,6 +33,7 @@ class Tensor:
       device   "cpu", "cuda", "cuda:N" or "strict"; default: mg.get_default_device()
     """
     __slots__ = ("data", "grad", "requires_grad", "device", "_ctx", "name", "__weakref__")
+    symbolic = False            # True for the placeholders of the functional API (symbolic.py)
 
     def __init__(self, data, requires_grad=False, dtype=None, device=None):
         if isinstance(data, Tensor):
