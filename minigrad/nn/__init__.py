@@ -24,6 +24,10 @@ from .module import Module, Parameter
 from .sequential import Sequential
 
 # -- sequence layers (recurrent.py, embedding.py, conv1d.py): imports and names added below --
+from .conv1d import (AveragePooling1D, Conv1D, GlobalAveragePooling1D, GlobalAveragePooling2D,
+                     GlobalMaxPooling1D, GlobalMaxPooling2D, MaxPooling1D)
+from .embedding import Embedding
+from .recurrent import GRU, LSTM, Bidirectional, SimpleRNN
 
 __all__ = [
     "Module", "Parameter", "Model", "Sequential", "History",
@@ -31,3 +35,4 @@ __all__ = [
     "Input", "InputLayer",
     "Conv2D", "Conv2DTranspose", "MaxPooling2D", "UpSampling2D", "ZeroPadding2D",
 ]
+__all__ += ["Embedding", "SimpleRNN", "LSTM", "GRU", "Bidirectional", "Conv1D", "MaxPooling1D", "AveragePooling1D", "GlobalMaxPooling1D", "GlobalAveragePooling1D", "GlobalMaxPooling2D", "GlobalAveragePooling2D"]

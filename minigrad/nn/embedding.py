@@ -1,0 +1,112 @@
+"""Embedding (integer ids -> learned vectors) and the masks that mark padding.
+
+    Embedding(input_dim=10000, output_dim=32, mask_zero=True)
+      ids (batch, time) int -> vectors (batch, time, 32); table `embeddings` (10000, 32)
+
+Masking, Keras-style: with mask_zero=True, id 0 means "padding, not a word". The layer's
+output then carries a boolean mask (batch, time), True where there is a real token, and
+the recurrent layers and GlobalAveragePooling1D that receive that very tensor skip the
+padded steps. minigrad has no mask slot on tensors, so the mask is remembered beside the
+output tensor (mask_of(t)); it travels from a layer straight into the next one, as in a
+Sequential model, but not through a layer that makes a new tensor without copying the
+mask (e.g. Dropout).
+"""
+from __future__ import annotations
+
+import weakref
+
+from .. import backend
+from ..ops.embedding import embedding_lookup
+from ..tensor import Tensor
+from .module import Module, _as_shape
+
+# ---------------------------------------------------------------------- masks beside tensors
+
+_MASKS: dict = {}           # id(tensor) -> (weak reference to the tensor, mask tensor)
+
+
+def attach_mask(t: Tensor, mask) -> Tensor:
+    """Remember `mask` (a boolean (batch, time) tensor, or None) as the mask of tensor t."""
+    if mask is None:
+        return t
+    key = id(t)
+    _MASKS[key] = (weakref.ref(t, lambda _, key=key: _MASKS.pop(key, None)), mask)
+    return t
+
+
+def mask_of(t) -> Tensor | None:
+    """The mask attached to tensor t by a masking layer, or None."""
+    entry = _MASKS.get(id(t))
+    if entry is None or entry[0]() is not t:
+        return None
+    return entry[1]
+
+
+def _uniform(low, high):
+    """Keras' RandomUniform(low, high), from the device's seeded generator."""
+    def init(shape, dtype, device, fans=None):
+        with backend.device_context(device):
+            u = backend.generator(device).random(shape, dtype=dtype)
+        return u * (high - low) + low
+    return init
+
+
+class Embedding(Module):
+    """Turns integer ids into dense vectors: out[b, t] = embeddings[ids[b, t]].
+
+    Embedding(input_dim, output_dim, mask_zero=False, input_length=None, input_shape=None,
+              embeddings_initializer="uniform")
+      input_dim   vocabulary size: ids run 0..input_dim-1
+      output_dim  length of each vector
+      mask_zero   id 0 is padding: the output carries a mask (see module docstring), and
+                  input_dim must count the 0 (vocabulary + 1), as in Keras
+    The table is initialised uniform in [-0.05, 0.05] as Keras does. Its gradient is a
+    scatter-add (minigrad/ops/embedding.py): rows of ids used several times add up.
+    Ids may have any shape; float ids are an error (they are not silently truncated).
+    """
+    accepts_integer_input = True      # fit/predict keep this layer's inputs as integers
+
+    def __init__(self, input_dim, output_dim, mask_zero=False, input_length=None, input_shape=None,
+                 embeddings_initializer="uniform", name=None, trainable=True):
+        if input_shape is None and input_length is not None:
+            input_shape = (input_length,)
+        super().__init__(name=name, input_shape=input_shape, trainable=trainable)
+        for what, value in (("input_dim", input_dim), ("output_dim", output_dim)):
+            if int(value) != value or int(value) < 1:
+                raise ValueError(f"Embedding: {what} must be a positive integer, got {value!r}")
+        self.input_dim, self.output_dim = int(input_dim), int(output_dim)
+        self.mask_zero = bool(mask_zero)
+        self.embeddings_initializer = embeddings_initializer
+
+    def __call__(self, ids, *args, **kwargs):
+        # Module.__call__ turns arrays into float tensors of the layer's dtype; ids must stay
+        # integers, so arrays and lists become integer tensors here first.
+        if not isinstance(ids, Tensor):
+            host = backend.np.asarray(ids)
+            if host.dtype.kind in "iub":
+                ids = Tensor(host, device=self.device)
+        return super().__call__(ids, *args, **kwargs)
+
+    def build(self, input_shape):
+        init = _uniform(-0.05, 0.05) if self.embeddings_initializer == "uniform" \
+            else self.embeddings_initializer
+        self.embeddings = self.add_weight((self.input_dim, self.output_dim), init)
+
+    def compute_output_shape(self, input_shape):
+        return _as_shape(input_shape) + (self.output_dim,)
+
+    def compute_mask(self, ids):
+        """True where ids != 0 (with mask_zero), else None."""
+        if not self.mask_zero:
+            return None
+        data = ids.data if isinstance(ids, Tensor) else backend.asarray(backend.np.asarray(ids),
+                                                                         device=self.device)
+        return Tensor._make(data != 0)
+
+    def forward(self, ids):
+        out = embedding_lookup(self.embeddings, ids, op=f"Embedding layer '{self.name}'")
+        return attach_mask(out, self.compute_mask(ids))
+
+    def __repr__(self):
+        return (f"Embedding({self.input_dim}, {self.output_dim}, mask_zero={self.mask_zero}, "
+                f"name='{self.name}')")
