@@ -1,0 +1,36 @@
+"""minigrad.interop: the way in and out — Keras weights in, PyTorch and ONNX out.
+
+    from minigrad.interop import load_keras_weights, to_torch, from_torch_state_dict, export_onnx
+    load_keras_weights(model, "cnn.weights.h5")     # Keras 3 .weights.h5 or legacy Keras 2 .h5
+    net = to_torch(model)                           # torch.nn.Sequential, weights copied
+    from_torch_state_dict(model, net.state_dict())  # and back
+    export_onnx(model, "model.onnx", input_shape=(1, 28, 28))
+
+Files: walk.py (what the converters share), keras_h5.py (needs h5py), torch.py (needs torch),
+onnx.py (needs onnx; onnxruntime to run the result). Each optional package is imported only
+when its function is called, so `import minigrad.interop` needs NumPy alone. Nothing in the
+engine imports this package.
+"""
+from __future__ import annotations
+
+__all__ = ["load_keras_weights", "to_torch", "from_torch_state_dict", "export_onnx"]
+
+
+def load_keras_weights(model, path, *args, **kwargs):
+    from .keras_h5 import load_keras_weights as load
+    return load(model, path, *args, **kwargs)
+
+
+def to_torch(model):
+    from .torch import to_torch as convert
+    return convert(model)
+
+
+def from_torch_state_dict(model, state_dict):
+    from .torch import from_torch_state_dict as load
+    return load(model, state_dict)
+
+
+def export_onnx(model, path, input_shape=None, **kwargs):
+    from .onnx import export_onnx as export
+    return export(model, path, input_shape, **kwargs)

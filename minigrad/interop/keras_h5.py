@@ -1,0 +1,288 @@
+"""Keras weights in: load_keras_weights(model, path) reads a weights file written by real Keras.
+
+    from minigrad.interop import load_keras_weights
+    model = Sequential([Conv2D(32, 3, activation="relu", input_shape=(3, 64, 64)), ...])
+    load_keras_weights(model, "cnn.weights.h5")      # Keras 3: model.save_weights(...)
+    load_keras_weights(model, "cnn.h5")              # Keras 2 (legacy) .h5, e.g. the ImageNet files
+
+The model is the minigrad equivalent of the Keras one: the same layers in the same order,
+NCHW where Keras is channels-last. Three file layouts are read (h5py needed):
+    Keras 3 .weights.h5   layers/<name>/vars/0, 1, ...; <name> is the layer's class in snake
+                          case, numbered per class within each model ("dense", "dense_1", ...;
+                          a nested model's layers under layers/sequential/layers/...), as Keras
+                          3 itself finds them, so Keras' automatic layer names do not matter
+    Keras 2 .h5 weights   attribute layer_names; per layer a group with weight_names (also the
+                          model_weights group of a whole-model .h5, and a .keras zip's
+                          model.weights.h5). The weights are taken in order, layer by layer,
+                          as Keras' load_weights(by_name=False) does
+Layouts converted on the way in:
+    Conv2D kernel            Keras (kh, kw, in, out)  -> minigrad (out, in, kh, kw)
+    Conv2DTranspose kernel   Keras (kh, kw, out, in)  -> minigrad (in, out, kh, kw)
+    Dense after Flatten      Keras flattens (H, W, C) images, minigrad (C, H, W): the kernel's
+                             rows are permuted (and per-feature vectors, like a BatchNorm's,
+                             between the Flatten and the Dense)
+    Dense before Reshape     a Dense whose output is reshaped to an image (a generator's first
+                             layer) has its columns and bias permuted the other way
+    BatchNormalization       gamma, beta, moving_mean, moving_variance, as they are
+    Conv1D, Embedding, SimpleRNN, LSTM, GRU (gates i, f, c, o and z, r, h), Bidirectional:
+                             the same layout in both, copied as they are
+Every weight is checked before any is copied; a file that does not fit raises naming the
+first minigrad layer that does not fit and the Keras weight it was matched with. Not
+converted: a Reshape or Permute of an image itself (Keras reshapes HWC data), which no
+weight permutation can express.
+"""
+from __future__ import annotations
+
+import os
+import re
+import zipfile
+
+import numpy as np
+
+from ..nn import (Activation, BatchNormalization, Conv2D, Conv2DTranspose, Dense, Dropout, Flatten,
+                  LeakyReLU, Reshape, Sequential)
+from ..nn.saving import assign, weight_records
+from . import walk
+
+WHO = "load_keras_weights"
+
+
+def _import_h5py():
+    try:
+        import h5py
+    except ImportError:
+        raise ImportError("load_keras_weights needs h5py to read Keras' .h5 files: pip install h5py "
+                          "(an optional dependency of minigrad)") from None
+    return h5py
+
+
+def load_keras_weights(model, path) -> None:
+    """Copy the weights in the Keras file `path` into the built Sequential `model`, in place."""
+    h5py = _import_h5py()
+    walk.require_built(model, WHO)
+    path = os.fspath(path)
+    source = _open(h5py, path)
+    try:
+        root = source.h5
+        if "layer_names" in root.attrs or "model_weights" in root:
+            matched = _match_legacy(model, root["model_weights"] if "model_weights" in root else root)
+        elif "layers" in root:
+            matched = _match_keras3(model, root)
+        else:
+            raise ValueError(f"{WHO}: {path} is neither a Keras 3 .weights.h5 file (no 'layers' group) "
+                             "nor a Keras 2 weights file (no 'layer_names' attribute)")
+    finally:
+        source.close()
+    plan = _convert(model, matched, path)
+    for param, array in plan:
+        assign(param, array)
+
+
+class _Source:
+    """An open h5py file, read from disk or from inside a .keras zip archive."""
+
+    def __init__(self, h5, *others):
+        self.h5, self.others = h5, others
+
+    def close(self):
+        self.h5.close()
+        for other in self.others:
+            other.close()
+
+
+def _open(h5py, path) -> _Source:
+    if zipfile.is_zipfile(path):                 # a .keras archive: its weights are model.weights.h5
+        archive = zipfile.ZipFile(path)
+        if "model.weights.h5" not in archive.namelist():
+            raise ValueError(f"{WHO}: {path} is a zip archive without model.weights.h5 inside "
+                             "(is it a .keras file?)")
+        inner = archive.open("model.weights.h5")
+        return _Source(h5py.File(inner, "r"), inner, archive)
+    return _Source(h5py.File(path, "r"))
+
+
+def _text(value) -> str:
+    return value.decode("utf8") if isinstance(value, bytes) else str(value)
+
+
+# ---------------------------------------------------------------------- Keras 3 .weights.h5
+
+def _keras_snake_case(class_name: str) -> str:
+    """Keras' naming.to_snake_case: 'Conv2DTranspose' -> 'conv2d_transpose'."""
+    name = re.sub(r"\W+", "", class_name)
+    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
+
+
+def _keras3_paths(model, prefix="layers"):
+    """(path in the file, layer) for every layer, named as Keras 3 names them when saving."""
+    counts, out = {}, []
+    for layer in walk.sequence(model, WHO):
+        base = _keras_snake_case(type(layer).__name__)
+        counts[base] = counts.get(base, -1) + 1
+        path = f"{prefix}/{base}" + (f"_{counts[base]}" if counts[base] else "")
+        if isinstance(layer, Sequential):
+            out.extend(_keras3_paths(layer, path + "/layers"))
+        else:
+            out.append((path, layer))
+    return out
+
+
+def _keras3_groups(layer, path):
+    """Where a layer's variables are: vars/ of the layer, of its cell, or of both directions."""
+    from ..nn import recurrent
+    if isinstance(layer, recurrent.Bidirectional):
+        return [f"{path}/forward_layer/cell/vars", f"{path}/backward_layer/cell/vars"]
+    if isinstance(layer, recurrent._Recurrent):
+        return [f"{path}/cell/vars"]
+    return [f"{path}/vars"]
+
+
+def _match_keras3(model, root):
+    """[(layer, [(keras name, array)])] for every layer that has weights."""
+    matched = []
+    for path, layer in _keras3_paths(model):
+        if not weight_records(layer):
+            continue
+        arrays = []
+        for group in _keras3_groups(layer, path):
+            if group not in root:
+                parent = group.split("/vars")[0].rsplit("/", 1)[0]
+                present = sorted(root[parent].keys()) if parent in root else []
+                raise ValueError(f"{WHO}: no Keras weights at '{group}' for {walk.describe(layer)}; "
+                                 f"the file has {present} there (is the Keras model the same "
+                                 "layers in the same order?)")
+            vars_ = root[group]
+            arrays += [(f"{group}/{i}", vars_[str(i)][()]) for i in range(len(vars_))]
+        matched.append((layer, arrays))
+    return matched
+
+
+# ---------------------------------------------------------------------- Keras 2 .h5
+
+def _legacy_arrays(root):
+    """[(weight name, array)] of every layer, in layer order.
+
+    Within a layer's group (a nested model is one group), Keras 2 lists a nested model's
+    trainable weights before its non-trainable ones; grouping the names by the layer they
+    belong to (the part before the last '/') puts each layer's weights back together.
+    """
+    out = []
+    for layer_name in (_text(n) for n in root.attrs["layer_names"]):
+        group = root[layer_name]
+        names = [_text(n) for n in group.attrs.get("weight_names", [])]
+        by_layer: dict = {}
+        for name in names:
+            by_layer.setdefault(name.rsplit("/", 1)[0] if "/" in name else layer_name, []).append(name)
+        for names_of_one in by_layer.values():
+            out += [(f"{layer_name}/{n}", group[n][()]) for n in names_of_one]
+    return out
+
+
+def _match_legacy(model, root):
+    arrays = _legacy_arrays(root)
+    matched, used = [], 0
+    for layer in walk.leaves(model, WHO):
+        n = len(weight_records(layer))
+        if not n:
+            continue
+        if used + n > len(arrays):
+            raise ValueError(f"{WHO}: the file has {len(arrays)} weight arrays, too few for the model: "
+                             f"nothing left for {walk.describe(layer)} (is the Keras model the same "
+                             "layers in the same order?)")
+        matched.append((layer, arrays[used:used + n]))
+        used += n
+    if used < len(arrays):
+        raise ValueError(f"{WHO}: the file has {len(arrays)} weight arrays but the model takes only "
+                         f"{used}; the first left over is '{arrays[used][0]}' (is the Keras model the "
+                         "same layers in the same order?)")
+    return matched
+
+
+# ---------------------------------------------------------------------- layouts
+
+def _hwc_to_chw(array, image_shape, axis):
+    """Reorder `axis` of `array` from Keras' flattened (H, W, C) order to minigrad's (C, H, W)."""
+    c, h, w = image_shape
+    moved = np.moveaxis(array, axis, 0)
+    rest = moved.shape[1:]
+    reordered = moved.reshape((h, w, c) + rest).transpose((2, 0, 1) + tuple(range(3, 3 + len(rest))))
+    return np.moveaxis(reordered.reshape((c * h * w,) + rest), 0, axis)
+
+
+_ORDER_KEEPING = (Activation, LeakyReLU, Dropout, BatchNormalization)   # per-feature, order kept
+
+
+def _flat_image_orders(model):
+    """{id(layer): (rows_from, columns_to)}: the image shape whose flattened (H, W, C) order a
+    layer's input features (rows_from) or output features (columns_to) have in Keras, else None.
+
+    Forwards: after a Flatten of an image, features stay in that order through activations,
+    dropout and batch norm, up to the next Dense. Backwards: the features a Reshape turns into
+    an image come, through the same layers, from the Dense before it.
+    """
+    layers = walk.leaves(model, WHO)
+    orders = {id(layer): [None, None] for layer in layers}
+    image = None
+    for layer in layers:
+        orders[id(layer)][0] = image
+        if isinstance(layer, Flatten) and len(layer.input_shape) == 3:
+            image = tuple(layer.input_shape)
+        elif not isinstance(layer, _ORDER_KEEPING):
+            image = None
+    image = None
+    for layer in reversed(layers):
+        if isinstance(layer, Reshape) and len(layer.input_shape) == 1 and len(layer.output_shape) == 3:
+            image = tuple(layer.output_shape)
+        elif isinstance(layer, Dense):
+            orders[id(layer)][1], image = image, None
+        elif isinstance(layer, _ORDER_KEEPING) and len(layer.input_shape) == 1:
+            orders[id(layer)][1] = image
+        else:
+            image = None
+    return {k: tuple(v) for k, v in orders.items()}
+
+
+def _keras_shape(owner, attr, shape):
+    """The shape Keras stores a minigrad weight of `shape` in."""
+    if attr == "kernel" and isinstance(owner, (Conv2D, Conv2DTranspose)):
+        return tuple(shape[i] for i in (2, 3, 1, 0))
+    return tuple(shape)
+
+
+def _to_minigrad(owner, attr, array, order):
+    """A Keras array in minigrad's layout (see the module docstring)."""
+    rows_from, columns_to = order
+    if attr == "kernel" and isinstance(owner, (Conv2D, Conv2DTranspose)):
+        return array.transpose(3, 2, 0, 1)
+    if isinstance(owner, Dense):
+        if attr == "kernel" and rows_from is not None:
+            array = _hwc_to_chw(array, rows_from, 0)
+        if columns_to is not None:
+            array = _hwc_to_chw(array, columns_to, array.ndim - 1)
+        return array
+    if isinstance(owner, BatchNormalization) and (rows_from or columns_to):
+        return _hwc_to_chw(array, rows_from or columns_to, 0)
+    return array
+
+
+def _convert(model, matched, path):
+    """[(parameter, array)] for every weight, all checked before anything is copied."""
+    orders = _flat_image_orders(model)
+    plan = []
+    for layer, arrays in matched:
+        records = weight_records(layer)
+        if len(arrays) != len(records):
+            names = [name for name, _ in arrays]
+            raise ValueError(f"{WHO}: {path}: {walk.describe(layer)} has {len(records)} weights "
+                             f"({', '.join(a for _, a, _ in records)}) but the Keras layer has "
+                             f"{len(arrays)}: {names} (use_bias, center or scale set differently?)")
+        for (owner, attr, param), (name, array) in zip(records, arrays):
+            expected = _keras_shape(owner, attr, param.shape)
+            if tuple(array.shape) != expected:
+                raise ValueError(f"{WHO}: {path}: Keras weight '{name}' has shape {tuple(array.shape)}, "
+                                 f"which does not fit {walk.describe(layer)}: its '{attr}' needs "
+                                 f"{expected} in Keras' layout (minigrad {param.shape})")
+            plan.append((param, _to_minigrad(owner, attr, np.asarray(array), orders.get(id(owner),
+                                                                                   (None, None)))))
+    return plan

@@ -1,0 +1,191 @@
+"""ONNX out: export_onnx(model, path, input_shape) writes a Sequential model as an ONNX graph.
+
+    from minigrad.interop import export_onnx
+    export_onnx(gan.generator, "generator.onnx", input_shape=(100,))
+    # then, anywhere ONNX Runtime runs:
+    #   session = onnxruntime.InferenceSession("generator.onnx")
+    #   images = session.run(None, {"input": z.astype("float32")})[0]
+
+The graph has one input ("input", shape (batch, *input_shape), the batch size left free)
+and one output ("output"). It computes the model in inference mode: Dropout is left out and
+BatchNormalization uses its moving statistics. Layer by layer (opset 17):
+    Dense              MatMul with the kernel (in, out), then Add of the bias
+    Conv2D             Conv with explicit pads [top, left, bottom, right] ("same" as TF's)
+    Conv2DTranspose    ConvTranspose; Keras' window of the full result as pads that crop and
+                       output_padding that extends (kernel layout (in, out, kh, kw) as ONNX)
+    BatchNormalization BatchNormalization(scale, bias, mean, var, epsilon)
+    MaxPooling2D       MaxPool (its pads are never the maximum, like minigrad's -inf)
+    UpSampling2D       Resize, nearest, asymmetric coordinates, floor: each pixel repeated
+    ZeroPadding2D      Pad;  Flatten  Flatten(axis=1);  Reshape  Reshape to (-1, *shape)
+    activations        Relu, Sigmoid, Tanh, Softplus, LeakyRelu, Softmax(axis)
+The paddings are those of input_shape (TF's "same" zeros depend on the image size), so the
+exported graph is exact for images of that size.
+
+The graph is built with onnx.helper and checked with onnx.checker before it is written
+(atomically). onnx is an optional dependency, imported only here (pip install onnx; running
+the file needs onnxruntime).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..files import atomic_write
+from ..nn import (Activation, BatchNormalization, Conv2D, Conv2DTranspose, Dense, Dropout, Flatten,
+                  LeakyReLU, MaxPooling2D, Reshape, UpSampling2D, ZeroPadding2D)
+from . import walk
+
+WHO = "export_onnx"
+OPSET = 17
+IR_VERSION = 8          # the IR version of opset 17, so older runtimes read the file too
+
+
+def _import_onnx():
+    try:
+        import onnx
+    except ImportError:
+        raise ImportError("minigrad.interop.export_onnx needs the onnx package: pip install onnx "
+                          "(and onnxruntime to run the exported file)") from None
+    return onnx
+
+
+class _GraphBuilder:
+    """Collects nodes and weights (initializers), handing out fresh tensor names."""
+
+    def __init__(self, onnx, dtype):
+        self.onnx, self.dtype = onnx, np.dtype(dtype)
+        self.nodes, self.initializers = [], []
+        self.used = {"input", "output"}
+
+    def fresh(self, name):
+        """`name`, or name_1, name_2, ... if a layer of the same name came before."""
+        base, n = name, 1
+        while name in self.used:
+            name, n = f"{base}_{n}", n + 1
+        self.used.add(name)
+        return name
+
+    def weight(self, name, array, dtype=None):
+        """A constant tensor (a weight, a shape) in the graph; returns its name."""
+        array = np.ascontiguousarray(np.asarray(array, dtype=dtype or self.dtype))
+        name = self.fresh(name)
+        self.initializers.append(self.onnx.numpy_helper.from_array(array, name))
+        return name
+
+    def node(self, op, inputs, name, **attributes):
+        """Append one node; its output tensor is called `name` (made unique), which is returned."""
+        name = name if name == "output" else self.fresh(name)
+        self.nodes.append(self.onnx.helper.make_node(op, list(inputs), [name], name=name, **attributes))
+        return name
+
+
+def export_onnx(model, path, input_shape=None, opset=OPSET):
+    """Write the Sequential `model` to `path` as ONNX; returns the path.
+
+    input_shape   the per-sample input shape, NCHW for images: (1, 28, 28), (100,). It may be
+                  left out for a built model (its input shape is used); for a built model
+                  with a different shape it is an error, as the weights fix the shapes.
+    """
+    onnx = _import_onnx()
+    _build_for(model, input_shape)
+    graph = _GraphBuilder(onnx, model.dtype)
+    x = "input"
+    for layer in walk.leaves(model, WHO):
+        x = _emit(layer, x, graph)
+    graph.node("Identity", [x], "output")    # the graph's output gets its fixed name
+    elem = onnx.helper.np_dtype_to_tensor_dtype(graph.dtype)
+    inputs = [onnx.helper.make_tensor_value_info("input", elem, ["batch", *model.input_shape])]
+    outputs = [onnx.helper.make_tensor_value_info("output", elem, ["batch", *model.output_shape])]
+    proto = onnx.helper.make_model(
+        onnx.helper.make_graph(graph.nodes, model.name, inputs, outputs, graph.initializers),
+        opset_imports=[onnx.helper.make_opsetid("", opset)], producer_name="minigrad")
+    proto.ir_version = IR_VERSION
+    onnx.checker.check_model(proto, full_check=True)
+    return atomic_write(path, lambda f: f.write(proto.SerializeToString()))
+
+
+def _build_for(model, input_shape):
+    if input_shape is None:
+        walk.require_built(model, WHO)
+        return
+    input_shape = tuple(int(n) for n in input_shape)
+    if model.built and tuple(model.input_shape) != input_shape:
+        raise ValueError(f"{WHO}: model '{model.name}' is built for per-sample input "
+                         f"{tuple(model.input_shape)}, not input_shape={input_shape}; export it "
+                         "with its own input shape (or leave input_shape out)")
+    model.build_for(input_shape)
+
+
+def _activation(layer, x, graph):
+    name = walk.activation_name(layer, WHO)
+    out = f"{layer.name}_{name}"
+    if name == "linear":
+        return x
+    if name == "leaky_relu":
+        return graph.node("LeakyRelu", [x], out, alpha=0.2)       # Keras' activation="leaky_relu"
+    if name == "softmax":
+        return graph.node("Softmax", [x], out, axis=walk.softmax_axis(layer.output_shape))
+    op = {"relu": "Relu", "sigmoid": "Sigmoid", "tanh": "Tanh", "softplus": "Softplus"}[name]
+    return graph.node(op, [x], out)
+
+
+def _onnx_pads(pads):
+    """((top, bottom), (left, right)) -> ONNX's [top, left, bottom, right]."""
+    (top, bottom), (left, right) = pads
+    return [int(top), int(left), int(bottom), int(right)]
+
+
+def _emit(layer, x, graph):
+    """Append the nodes computing `layer` on tensor `x`; returns the name of the result."""
+    name = layer.name
+    if isinstance(layer, Dense):
+        y = graph.node("MatMul", [x, graph.weight(f"{name}.kernel", layer.kernel.numpy())], f"{name}_matmul")
+        if layer.use_bias:
+            y = graph.node("Add", [y, graph.weight(f"{name}.bias", layer.bias.numpy())], f"{name}_add")
+        return _activation(layer, y, graph)
+    if isinstance(layer, (Conv2D, Conv2DTranspose)):
+        inputs = [x, graph.weight(f"{name}.kernel", layer.kernel.numpy())]
+        if layer.use_bias:
+            inputs.append(graph.weight(f"{name}.bias", layer.bias.numpy()))
+        common = dict(kernel_shape=list(layer.kernel_size), strides=list(layer.strides),
+                      dilations=list(layer.dilation_rate))
+        if isinstance(layer, Conv2D):
+            y = graph.node("Conv", inputs, f"{name}_conv", pads=_onnx_pads(walk.conv_pads(layer)), **common)
+        else:
+            crops, extra = walk.deconv_crops(layer)
+            y = graph.node("ConvTranspose", inputs, f"{name}_deconv", pads=_onnx_pads(crops),
+                           output_padding=list(extra), **common)
+        return _activation(layer, y, graph)
+    if isinstance(layer, BatchNormalization):
+        channels = layer.input_shape[0]
+        gamma = layer.gamma.numpy() if layer.scale else np.ones(channels)
+        beta = layer.beta.numpy() if layer.center else np.zeros(channels)
+        stats = [graph.weight(f"{name}.gamma", gamma), graph.weight(f"{name}.beta", beta),
+                 graph.weight(f"{name}.moving_mean", layer.moving_mean.numpy()),
+                 graph.weight(f"{name}.moving_variance", layer.moving_variance.numpy())]
+        return graph.node("BatchNormalization", [x, *stats], name, epsilon=layer.epsilon)
+    if isinstance(layer, Activation):
+        return _activation(layer, x, graph)
+    if isinstance(layer, LeakyReLU):
+        return graph.node("LeakyRelu", [x], name, alpha=layer.alpha)
+    if isinstance(layer, Dropout):
+        return x                                                   # inference: the identity
+    if isinstance(layer, Flatten):
+        return graph.node("Flatten", [x], name, axis=1)
+    if isinstance(layer, Reshape):
+        shape = graph.weight(f"{name}.shape", [-1, *layer.output_shape], dtype=np.int64)
+        return graph.node("Reshape", [x, shape], name)
+    if isinstance(layer, MaxPooling2D):
+        return graph.node("MaxPool", [x], name, kernel_shape=list(layer.pool_size),
+                          strides=list(layer.strides), pads=_onnx_pads(walk.pool_pads(layer)))
+    if isinstance(layer, UpSampling2D):
+        scales = graph.weight(f"{name}.scales", [1, 1, *layer.size], dtype=np.float32)
+        return graph.node("Resize", [x, "", scales], name, mode="nearest",
+                          coordinate_transformation_mode="asymmetric", nearest_mode="floor")
+    if isinstance(layer, ZeroPadding2D):
+        (top, bottom), (left, right) = layer.padding
+        pads = graph.weight(f"{name}.pads", [0, 0, top, left, 0, 0, bottom, right], dtype=np.int64)
+        return graph.node("Pad", [x, pads], name, mode="constant")
+    raise walk.UnsupportedLayer(
+        f"{WHO}: {walk.describe(layer)} has no ONNX rule here; supported: Dense, Conv2D, "
+        "Conv2DTranspose, BatchNormalization, MaxPooling2D, UpSampling2D, ZeroPadding2D, "
+        "Activation, LeakyReLU, Dropout, Flatten, Reshape and nested Sequential models")

@@ -1,0 +1,248 @@
+"""PyTorch out and back in: to_torch(model) and from_torch_state_dict(model, state_dict).
+
+    from minigrad.interop import to_torch, from_torch_state_dict
+    net = to_torch(model)                  # a torch.nn.Sequential with the weights copied
+    ...train net with PyTorch...
+    from_torch_state_dict(model, net.state_dict())     # and back into the minigrad model
+
+Both layouts are NCHW, so most weights copy as they are. The differences, layer by layer:
+    Dense               torch.nn.Linear keeps weight (out, in): the transpose of the kernel
+    Conv2D              Conv2d, weight (out, in, kh, kw) as minigrad; "same" is written out as
+                        explicit zeros (a ZeroPad2d first when they are uneven, as TF's are)
+    Conv2DTranspose     ConvTranspose2d, weight (in, out, kh, kw) as minigrad; Keras' window of
+                        the full result is padding= plus, when uneven, a cropping ZeroPad2d
+    BatchNormalization  BatchNorm1d/2d with torch's momentum = 1 - Keras' momentum, eps = epsilon
+    MaxPooling2D "same" a ConstantPad2d of -inf before MaxPool2d
+    activation=...      a separate activation module after the layer (named <layer>_<activation>)
+The paddings are those of the input size the model was built for; a model built for
+(1, 28, 28) gives a module that is exact for 28x28 images.
+
+One difference remains in training: torch.nn.BatchNorm updates its running variance with the
+unbiased batch variance (n/(n-1) times Keras'), so moving statistics drift slightly apart if
+BatchNorm layers train on both sides. Outputs in training mode (batch statistics) agree.
+
+torch is an optional dependency, imported only here (pip install torch).
+"""
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import numpy as np
+
+from ..nn import (Activation, BatchNormalization, Conv2D, Conv2DTranspose, Dense, Dropout, Flatten,
+                  LeakyReLU, MaxPooling2D, Reshape, Sequential, UpSampling2D, ZeroPadding2D)
+from ..nn.saving import assign
+from . import walk
+
+WHO_OUT, WHO_IN = "to_torch", "from_torch_state_dict"
+
+
+def _import_torch():
+    try:
+        import torch
+    except ImportError:
+        raise ImportError("minigrad.interop.to_torch needs PyTorch: pip install torch "
+                          "(it is optional; nothing else in minigrad uses it)") from None
+    return torch
+
+
+# ---------------------------------------------------------------------- minigrad -> torch
+
+def to_torch(model):
+    """A torch.nn.Sequential computing what the built Sequential `model` computes, weights copied.
+
+    Nested Sequential models become nested torch.nn.Sequential modules with the same names;
+    the weights keep the model's dtype. The module starts in the mode the model is in
+    (training or eval). Raises, naming the layer, for a layer with no PyTorch counterpart.
+    """
+    torch = _import_torch()
+    walk.require_built(model, WHO_OUT)
+    dtype = getattr(torch, np.dtype(model.dtype).name)     # made in that dtype, then filled
+    return _convert_sequential(model, torch, dtype).train(model.training)
+
+
+def _convert_sequential(model, torch, dtype):
+    modules = OrderedDict()
+    for key, layer in _keyed_layers(model):
+        if isinstance(layer, Sequential):
+            modules[key] = _convert_sequential(layer, torch, dtype)
+        else:
+            for suffix, module in _convert_layer(layer, torch, dtype):
+                modules[key + suffix] = module
+    return torch.nn.Sequential(modules)
+
+
+def _keyed_layers(model):
+    """(module key, layer): the layer's name made a valid, unique torch attribute name."""
+    used, out = set(), []
+    for layer in walk.sequence(model, WHO_OUT):
+        key = layer.name.replace(".", "_").replace("/", "_")
+        base, n = key, 1
+        while key in used:
+            key, n = f"{base}_{n}", n + 1
+        used.add(key)
+        out.append((key, layer))
+    return out
+
+
+def _activation(layer, shape, torch):
+    """[(suffix, module)] for a layer's activation (nothing for 'linear')."""
+    name = walk.activation_name(layer, WHO_OUT)
+    nn = torch.nn
+    module = {"linear": None, "relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh,
+              "softplus": nn.Softplus}.get(name)
+    if name == "leaky_relu":
+        return [("_leaky_relu", nn.LeakyReLU(0.2))]      # Keras' activation="leaky_relu" slope
+    if name == "softmax":
+        return [("_softmax", nn.Softmax(dim=walk.softmax_axis(shape)))]
+    return [] if module is None else [("_" + name, module())]
+
+
+def _pad_module(pads, torch, value=0.0):
+    """ZeroPad2d/ConstantPad2d for ((top, bottom), (left, right)); negative values crop."""
+    (top, bottom), (left, right) = pads
+    return torch.nn.ConstantPad2d((left, right, top, bottom), value)
+
+
+def _copy(param, array):
+    """Copy a NumPy array into a torch parameter or buffer in place."""
+    import torch
+    with torch.no_grad():
+        param.copy_(torch.from_numpy(np.ascontiguousarray(array)))
+
+
+def _convert_layer(layer, torch, dtype):
+    """[(suffix, torch module)] for one minigrad layer, its weights copied in."""
+    nn = torch.nn
+    kw = {"dtype": dtype}
+    shape_in, shape_out = layer.input_shape, layer.output_shape
+    if isinstance(layer, Dense):
+        linear = nn.Linear(shape_in[-1], layer.units, bias=layer.use_bias, **kw)
+        _copy(linear.weight, layer.kernel.numpy().T)
+        if layer.use_bias:
+            _copy(linear.bias, layer.bias.numpy())
+        return [("", linear)] + _activation(layer, shape_out, torch)
+    if isinstance(layer, Conv2D):
+        (top, bottom), (left, right) = walk.conv_pads(layer)
+        even = top == bottom and left == right
+        conv = nn.Conv2d(shape_in[0], layer.filters, layer.kernel_size, stride=layer.strides,
+                         padding=(top, left) if even else 0, dilation=layer.dilation_rate,
+                         bias=layer.use_bias, **kw)
+        _copy(conv.weight, layer.kernel.numpy())
+        if layer.use_bias:
+            _copy(conv.bias, layer.bias.numpy())
+        pad = [] if even else [("_pad", _pad_module(((top, bottom), (left, right)), torch))]
+        return pad + [("", conv)] + _activation(layer, shape_out, torch)
+    if isinstance(layer, Conv2DTranspose):
+        crops, extra = walk.deconv_crops(layer)
+        common = tuple(min(c) for c in crops)                   # cropped on both sides: padding=
+        deconv = nn.ConvTranspose2d(shape_in[0], layer.filters, layer.kernel_size, stride=layer.strides,
+                                    padding=common, output_padding=extra,
+                                    dilation=layer.dilation_rate, bias=layer.use_bias, **kw)
+        _copy(deconv.weight, layer.kernel.numpy())
+        if layer.use_bias:
+            _copy(deconv.bias, layer.bias.numpy())
+        rest = tuple((-(b - c), -(a - c)) for (b, a), c in zip(crops, common))
+        crop = [("_crop", _pad_module(rest, torch))] if any(any(r) for r in rest) else []
+        return [("", deconv)] + crop + _activation(layer, shape_out, torch)
+    if isinstance(layer, BatchNormalization):
+        kind = nn.BatchNorm2d if len(shape_in) == 3 else nn.BatchNorm1d
+        bn = kind(shape_in[0], eps=layer.epsilon, momentum=1.0 - layer.momentum, **kw)
+        _copy(bn.running_mean, layer.moving_mean.numpy())
+        _copy(bn.running_var, layer.moving_variance.numpy())
+        if layer.scale:
+            _copy(bn.weight, layer.gamma.numpy())
+        else:
+            bn.weight.requires_grad_(False)                     # stays 1, as minigrad's missing gamma
+        if layer.center:
+            _copy(bn.bias, layer.beta.numpy())
+        else:
+            bn.bias.requires_grad_(False)
+        return [("", bn)]
+    if isinstance(layer, Activation):
+        return _activation(layer, shape_out, torch) or [("", nn.Identity())]
+    if isinstance(layer, LeakyReLU):
+        return [("", nn.LeakyReLU(layer.alpha))]
+    if isinstance(layer, Dropout):
+        return [("", nn.Dropout(layer.rate))]
+    if isinstance(layer, Flatten):
+        return [("", nn.Flatten())]
+    if isinstance(layer, Reshape):
+        flat = [("_flatten", nn.Flatten())] if len(shape_in) > 1 else []
+        return flat + [("", nn.Unflatten(1, tuple(shape_out)))]
+    if isinstance(layer, MaxPooling2D):
+        pads = walk.pool_pads(layer)
+        pad = [("_pad", _pad_module(pads, torch, float("-inf")))] if any(any(p) for p in pads) else []
+        return pad + [("", nn.MaxPool2d(layer.pool_size, stride=layer.strides))]
+    if isinstance(layer, UpSampling2D):
+        return [("", nn.Upsample(scale_factor=tuple(float(s) for s in layer.size), mode="nearest"))]
+    if isinstance(layer, ZeroPadding2D):
+        return [("", _pad_module(layer.padding, torch))]
+    raise walk.UnsupportedLayer(
+        f"{WHO_OUT}: {walk.describe(layer)} has no PyTorch counterpart here; supported: Dense, "
+        "Conv2D, Conv2DTranspose, BatchNormalization, MaxPooling2D, UpSampling2D, ZeroPadding2D, "
+        "Activation, LeakyReLU, Dropout, Flatten, Reshape and nested Sequential models")
+
+
+# ---------------------------------------------------------------------- torch -> minigrad
+
+def _torch_arrays(layer):
+    """{state_dict entry: (minigrad attribute, array from torch -> minigrad layout)} of a layer."""
+    if isinstance(layer, Dense):
+        out = {"weight": ("kernel", lambda w: w.T)}
+    elif isinstance(layer, (Conv2D, Conv2DTranspose)):
+        out = {"weight": ("kernel", lambda w: w)}
+    elif isinstance(layer, BatchNormalization):
+        out = {"running_mean": ("moving_mean", lambda a: a), "running_var": ("moving_variance", lambda a: a)}
+        if layer.scale:
+            out["weight"] = ("gamma", lambda a: a)
+        if layer.center:
+            out["bias"] = ("beta", lambda a: a)
+        return out
+    else:
+        return {}
+    if layer.use_bias:
+        out["bias"] = ("bias", lambda b: b)
+    return out
+
+
+def _weighted_layers(model, prefix=""):
+    """(state_dict prefix, layer) for every layer with weights, in the order to_torch names them."""
+    out = []
+    for key, layer in _keyed_layers(model):
+        if isinstance(layer, Sequential):
+            out.extend(_weighted_layers(layer, prefix + key + "."))
+        elif _torch_arrays(layer):
+            out.append((prefix + key + ".", layer))
+    return out
+
+
+def from_torch_state_dict(model, state_dict) -> None:
+    """Load a state_dict of the module to_torch(model) made back into `model`, in place.
+
+    Every weight is checked before any is copied: a missing entry, an extra one or a shape
+    that differs raises, naming the minigrad layer and the state_dict key.
+    """
+    walk.require_built(model, WHO_IN)
+    state = {k: v.detach().cpu().numpy() if hasattr(v, "detach") else np.asarray(v)
+             for k, v in state_dict.items()}
+    plan, used = [], set()
+    for prefix, layer in _weighted_layers(model):
+        for entry, (attr, to_minigrad) in _torch_arrays(layer).items():
+            key = prefix + entry
+            if key not in state:
+                raise KeyError(f"{WHO_IN}: no '{key}' in the state_dict for {walk.describe(layer)}, "
+                               f"weight '{attr}' (was it made by to_torch of this model?)")
+            array = to_minigrad(state[key])
+            param = getattr(layer, attr)
+            if tuple(array.shape) != tuple(param.shape):
+                raise ValueError(f"{WHO_IN}: '{key}' has shape {tuple(state[key].shape)}, which does "
+                                 f"not fit {walk.describe(layer)}, weight '{attr}' of shape {param.shape}")
+            plan.append((param, array))
+            used.add(key)
+    extra = [k for k in state if k not in used and not k.endswith("num_batches_tracked")]
+    if extra:
+        raise KeyError(f"{WHO_IN}: the state_dict has entries the model has no place for: {extra[:5]}"
+                       f"{' ...' if len(extra) > 5 else ''} (is it from to_torch of this model?)")
+    for param, array in plan:
+        assign(param, array)
