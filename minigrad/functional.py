@@ -4,7 +4,8 @@
     h = F.relu(F.linear(x, w, b))
     p = F.softmax(logits, axis=-1)
 
-Activations and conv/pool ops are re-exported from minigrad/ops/, where their math
+Activations (every name in ops/activations.py's __all__, plus relu, sigmoid, tanh,
+softplus, leaky_relu) and conv/pool ops are re-exported from minigrad/ops/, where their math
 lives; dropout and batch_norm are composed here from those ops, so their gradients come
 from the chain rule with no backward of their own.
 """
@@ -14,7 +15,9 @@ from . import backend
 from .autograd import no_grad
 from .function import constant
 from .ops.conv import avg_pool2d, conv2d, conv_transpose2d, max_pool2d, pad2d, upsample  # noqa: F401
+from .ops.activations import *  # noqa: F401,F403 - elu, gelu, silu, ... (ops/activations.py)
 from .ops.elementwise import leaky_relu, relu, sigmoid, softplus, tanh  # noqa: F401
+from .ops.indexing import one_hot  # noqa: F401
 from .ops.linalg import linear as _linear
 from .ops.reduce import log_softmax, logsumexp, normalize_axes, softmax  # noqa: F401
 from .tensor import Tensor

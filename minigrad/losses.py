@@ -28,11 +28,12 @@ shape (N, 1) (or the reverse), which is reshaped, never broadcast to (N, N). Any
 else is a ValueError naming the loss and both shapes.
 
 Stable forms: binary cross-entropy from logits is one fused node,
-max(z, 0) - z*y + log(1 + e^-|z|), finite for any logit; the probability forms clip
+max(z, 0) - z*y + log(1 + e^-|z|), finite for any finite logit (and at z = +-inf the exact
+limit, 0 or inf, never NaN); the probability forms clip
 probabilities to [1e-7, 1 - 1e-7] like Keras (its backend epsilon), so predictions of
 exactly 0 or 1 give finite losses and gradients (zero gradient outside the clip range, as
 in Keras). Both binary cross-entropies are fused nodes (they are the hot losses of the VAE
-and the GAN); the others are composed from Tensor ops and get their gradients for free.
+and the GAN; they live in minigrad/ops/losses.py); the others are composed from Tensor ops and get their gradients for free.
 
 ``get(name)`` resolves Keras loss names ("mse", "binary_crossentropy", ...) for compile().
 """
@@ -40,108 +41,15 @@ from __future__ import annotations
 
 import math
 
-from . import autograd, backend
-from .function import Function, constant, xp_of
-from .ops.elementwise import Sigmoid, _exp_floor, expm1, where
+from . import backend
+from .function import constant, xp_of
+from .ops.elementwise import expm1, where
+from .ops.losses import EPSILON, BinaryCrossentropyFromProbs, BinaryCrossentropyWithLogits
 from .ops.reduce import log_softmax
 from .tensor import Tensor
 
-EPSILON = 1e-7   # Keras' backend epsilon: the clip margin of the probability forms
-
 _REDUCTIONS = {"mean": "mean", "sum_over_batch_size": "mean", "sum": "sum", "none": "none",
                None: "none"}
-
-
-# ----------------------------------------------------------------------------- fused nodes
-
-class BinaryCrossentropyWithLogits(Function):
-    """Elementwise l = -(y log sigmoid(z) + (1-y) log(1 - sigmoid(z))), from logits z.
-
-    Written as l = max(z, 0) - z*y + log(1 + e^-|z|): the exponent is never positive, so
-    nothing overflows for any z (|z| is capped where e^-|z| would underflow).
-        dl/dz = sigmoid(z) - y,     dl/dy = -z
-    sigmoid(z) = (1 if z >= 0 else e^-|z|) / (1 + e^-|z|) reuses forward's e^-|z|.
-
-    Hot in training, so backward works on the saved arrays with in-place ops; when the
-    backward is itself recorded (create_graph=True) it is written with Tensor ops instead,
-    so gradients of gradients are right.
-    """
-    def forward(self, z, y):
-        xp = xp_of(z)
-        e = xp.abs(z)
-        xp.minimum(e, _exp_floor(z.dtype), out=e)
-        xp.negative(e, out=e)
-        xp.exp(e, out=e)                               # e = e^-|z|, in (0, 1]
-        self.e = e
-        out = xp.log1p(e)
-        linear = xp.multiply(z, y)
-        out -= linear
-        xp.maximum(z, 0, out=linear)
-        out += linear                                  # max(z, 0) - z y + log(1 + e^-|z|)
-        return out
-
-    def backward(self, g):
-        z, y = self.inputs
-        need_z, need_y = self.needs_input_grad
-        if autograd.is_grad_enabled():                 # create_graph: differentiable form
-            return (g * (Sigmoid.apply(z) - y) if need_z else None), (g * -z if need_y else None)
-        g_z = g_y = None
-        if need_z:
-            xp = xp_of(self.e)
-            s = xp.maximum(self.e, z.data >= 0)      # 1 where z >= 0, else e^-|z|
-            s /= 1 + self.e                            # sigmoid(z)
-            s -= y.data
-            s *= g.data
-            g_z = constant(s)
-        if need_y:
-            g_y = g * -z
-        return g_z, g_y
-
-
-class BinaryCrossentropyFromProbs(Function):
-    """Elementwise l = -(y log p' + (1-y) log(1 - p')) with p' = clip(p, eps, 1 - eps).
-
-        dl/dp = (p' - y) / (p' (1 - p'))  where eps <= p <= 1 - eps, else 0 (the clip)
-        dl/dy = log(1 - p') - log p'
-    One node instead of nine: the reconstruction loss of a sigmoid-output VAE. As above,
-    backward uses the saved p' and in-place ops unless it is being recorded.
-    """
-    def forward(self, p, y, eps=EPSILON):
-        xp = xp_of(p)
-        self.eps = eps
-        self.pc = pc = xp.clip(p, eps, 1 - eps)
-        log_q = xp.negative(pc)
-        xp.log1p(log_q, out=log_q)                     # log(1 - p')
-        out = xp.log(pc)
-        out -= log_q
-        out *= y
-        out += log_q                                   # y log p' + (1 - y) log(1 - p')
-        xp.negative(out, out=out)
-        return out
-
-    def backward(self, g):
-        p, y = self.inputs
-        need_p, need_y = self.needs_input_grad
-        if autograd.is_grad_enabled():                 # create_graph: differentiable form
-            pc = p.clip(self.eps, 1 - self.eps)        # through clip: its mask, its 2nd derivative
-            g_p = g * (pc - y) / (pc * (1 - pc)) if need_p else None
-            return g_p, (g * ((1 - pc).log() - pc.log()) if need_y else None)
-        xp, pc = xp_of(self.pc), self.pc
-        g_p = g_y = None
-        if need_p:
-            denominator = 1 - pc
-            denominator *= pc
-            d = pc - y.data
-            d /= denominator
-            d *= p.data == pc                          # 0 where the clip was active
-            d *= g.data
-            g_p = constant(d)
-        if need_y:
-            d = xp.log1p(-pc)
-            d -= xp.log(pc)
-            d *= g.data
-            g_y = constant(d)
-        return g_p, g_y
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -273,11 +181,27 @@ def categorical_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=
     reduction = _check_reduction(reduction, name)
     y_pred = _as_prediction(y_pred, name)
     axis = _class_axis(y_pred, axis, name)
+    _refuse_integer_labels(y_true, y_pred, axis, name)
     y_true = _as_target(y_true, y_pred, name)
     if label_smoothing:
         y_true = y_true * (1.0 - label_smoothing) + label_smoothing / y_pred.shape[axis]
     per = -(y_true * _log_probabilities(y_pred, from_logits, axis)).sum(axis=axis)
     return _reduce(per, reduction)
+
+
+def _refuse_integer_labels(y_true, y_pred: Tensor, axis: int, name: str) -> None:
+    """categorical_crossentropy wants one-hot targets: integer labels (y_pred's shape without
+    the class axis) get an error that says what to use instead."""
+    t_shape = tuple(y_true.shape) if hasattr(y_true, "shape") else backend.np.shape(y_true)
+    without_classes = y_pred.shape[:axis] + y_pred.shape[axis + 1:]
+    with_one = y_pred.shape[:axis] + (1,) + y_pred.shape[axis + 1:]
+    if t_shape == y_pred.shape or t_shape not in (without_classes, with_one):
+        return
+    raise ValueError(
+        f"{name}: y_true has shape {t_shape}, which looks like integer class labels, but y_pred has "
+        f"shape {y_pred.shape} with {y_pred.shape[axis]} classes on axis {axis}; this loss needs "
+        f"one-hot targets of y_pred's shape. Use sparse_categorical_crossentropy(labels, y_pred) "
+        f"for integer labels, or one-hot them first: mg.one_hot(labels, {y_pred.shape[axis]})")
 
 
 def _labels_on_device(y_true, y_pred: Tensor, axis: int, name: str):

@@ -2,12 +2,16 @@
 
     get("relu") -> F.relu        get(None) / get("linear") -> identity        get(fn) -> fn
 
+The names are relu, sigmoid, tanh, softmax, softplus, leaky_relu and every name in
+minigrad/ops/activations.py's __all__ (an activation added there is found here too).
+
 softmax normalises over the channel axis as Keras does: the last axis of a (batch,
 features) output, axis 1 of an NCHW image.
 """
 from __future__ import annotations
 
 from .. import functional as F
+from ..ops import activations as _ops_activations
 
 
 def linear(x):
@@ -31,6 +35,9 @@ _BY_NAME = {
     "softmax": softmax,
     "softplus": F.softplus,
     "leaky_relu": leaky_relu,
+    # every activation of ops/activations.py under its Keras name (elu, selu, gelu, silu,
+    # swish, mish, softsign, hard_sigmoid, hard_silu, relu6, log_sigmoid, exponential, ...)
+    **{name: getattr(_ops_activations, name) for name in _ops_activations.__all__},
 }
 
 

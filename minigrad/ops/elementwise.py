@@ -12,9 +12,37 @@ from __future__ import annotations
 
 import math
 
-from .. import backend
+from .. import autograd, backend
 from ..function import Function, constant, xp_of
 from ..tensor import Tensor, as_operand
+
+__all__ = ["add", "sub", "mul", "div", "pow", "mod", "floordiv", "maximum", "minimum", "logaddexp",
+           "exp", "expm1", "log", "sqrt", "rsqrt", "square", "reciprocal", "abs", "sign",
+           "floor", "ceil", "round", "trunc", "isnan", "isinf", "isfinite", "clip", "where",
+           "relu", "leaky_relu", "sigmoid", "tanh", "softplus"]
+
+
+class Query(Function):
+    """An op whose result carries no gradient: comparisons, isnan, argmax, any/all, one_hot.
+
+    It still goes through Function.apply, so symbolic (functional-API) tensors record it;
+    it just never becomes part of the autograd graph, like a comparison in PyTorch.
+    """
+    @classmethod
+    def apply(cls, *inputs, **settings):
+        with autograd.no_grad():
+            return super().apply(*inputs, **settings)
+
+    def backward(self, g):       # never called: the result is made without a graph
+        raise RuntimeError(f"{type(self).__name__} has no gradient")
+
+
+class Step(Function):
+    """A piecewise-constant op (floor, ceil, round, trunc, sign, //): dz/dx = 0 wherever the
+    derivative exists, and 0 is also what minigrad (like PyTorch) returns at the jumps."""
+    def backward(self, g):
+        zero = constant(xp_of(g.data).zeros_like(g.data))
+        return (zero,) * len(self.inputs)
 
 
 # ----------------------------------------------------------------------------- arithmetic
@@ -87,7 +115,8 @@ class Pow(Function):
     """z = x ** y.   dz/dx = y * x^(y-1),   dz/dy = z * ln(x)
 
     The gradient with respect to the exponent uses ln(x) only where x > 0 and is 0
-    elsewhere (x**y with x <= 0 is only real for integer y, where it is not differentiable in y).
+    elsewhere (x**y with x <= 0 is only real for integer y, where it is not differentiable in y);
+    in particular 0 ** y for y < 0 (z = inf) has exponent-gradient 0, not inf * 0 = NaN.
     """
     def forward(self, x, y):
         self.z = x ** y
@@ -106,8 +135,39 @@ class Pow(Function):
             xp = xp_of(x.data)
             positive = x.data > 0
             safe_x = where(positive, x, constant(xp.ones_like(x.data)))
-            g_y = g * self.output(self.z) * safe_x.log()
+            safe_z = where(positive, self.output(self.z), constant(xp.zeros_like(self.z)))
+            g_y = g * safe_z * safe_x.log()
         return g_x, g_y
+
+
+class Mod(Function):
+    """z = x mod y = x - floor(x/y) y, with the sign of y (Python's %, NumPy's remainder).
+    dz/dx = 1,  dz/dy = -floor(x/y)   (away from the jumps where x/y is an integer)"""
+    def forward(self, x, y):
+        return xp_of(x).remainder(x, y)
+
+    def backward(self, g):
+        x, y = self.inputs
+        need_x, need_y = self.needs_input_grad
+        return (g if need_x else None), (-g * FloorDiv.apply(x, y) if need_y else None)
+
+
+class FloorDiv(Step):
+    """z = floor(x / y) (Python's //).   dz/dx = dz/dy = 0: a step function"""
+    def forward(self, x, y):
+        return xp_of(x).floor_divide(x, y)
+
+
+class LogAddExp(Function):
+    """z = ln(e^x + e^y), computed without overflow (NumPy's logaddexp).
+    dz/dx = e^(x-z) = sigmoid(x - y),   dz/dy = sigmoid(y - x)"""
+    def forward(self, x, y):
+        return xp_of(x).logaddexp(x, y)
+
+    def backward(self, g):
+        x, y = self.inputs
+        share_x = Sigmoid.apply(x - y)
+        return g * share_x, g * (1 - share_x)
 
 
 # ----------------------------------------------------------------------------- exp, log, ...
@@ -154,6 +214,37 @@ class Sqrt(Function):
         return g / (2 * self.output(self.z))
 
 
+class Rsqrt(Function):
+    """z = 1 / sqrt(x).   dz/dx = -1/2 x^(-3/2) = -z^3 / 2"""
+    def forward(self, x):
+        self.z = 1 / xp_of(x).sqrt(x)
+        return self.z
+
+    def backward(self, g):
+        z = self.output(self.z)
+        return g * z * z * z * -0.5
+
+
+class Square(Function):
+    """z = x^2.   dz/dx = 2x"""
+    def forward(self, x):
+        return x * x
+
+    def backward(self, g):
+        return g * 2 * self.inputs[0]
+
+
+class Reciprocal(Function):
+    """z = 1/x.   dz/dx = -1/x^2 = -z^2"""
+    def forward(self, x):
+        self.z = 1 / x
+        return self.z
+
+    def backward(self, g):
+        z = self.output(self.z)
+        return -g * z * z
+
+
 class Abs(Function):
     """z = |x|.   dz/dx = sign(x), taken as 0 at x = 0"""
     def forward(self, x):
@@ -174,6 +265,62 @@ class Cast(Function):
         return Cast.apply(g, dtype=self.in_dtype)
 
 
+# ----------------------------------------------------------------------------- steps and queries
+
+class Sign(Step):
+    """z = -1, 0 or 1 by the sign of x.   dz/dx = 0"""
+    def forward(self, x):
+        return xp_of(x).sign(x)
+
+
+class Floor(Step):
+    """z = the largest integer <= x.   dz/dx = 0"""
+    def forward(self, x):
+        return xp_of(x).floor(x)
+
+
+class Ceil(Step):
+    """z = the smallest integer >= x.   dz/dx = 0"""
+    def forward(self, x):
+        return xp_of(x).ceil(x)
+
+
+class Round(Step):
+    """z = x rounded to `decimals` places, halves to even (NumPy's and PyTorch's rule).   dz/dx = 0"""
+    def forward(self, x, decimals=0):
+        return xp_of(x).round(x, decimals)
+
+
+class Trunc(Step):
+    """z = x with its fraction dropped (towards 0).   dz/dx = 0"""
+    def forward(self, x):
+        return xp_of(x).trunc(x)
+
+
+class IsNan(Query):
+    """z = (x is NaN), a boolean tensor; no gradient"""
+    def forward(self, x):
+        return xp_of(x).isnan(x)
+
+
+class IsInf(Query):
+    """z = (x is +inf or -inf), a boolean tensor; no gradient"""
+    def forward(self, x):
+        return xp_of(x).isinf(x)
+
+
+class IsFinite(Query):
+    """z = (x is neither NaN nor infinite), a boolean tensor; no gradient"""
+    def forward(self, x):
+        return xp_of(x).isfinite(x)
+
+
+class Compare(Query):
+    """z = x < y, x == y, ... (`name` is the NumPy function: less, equal, ...); no gradient"""
+    def forward(self, x, y, name):
+        return getattr(xp_of(x), name)(x, y)
+
+
 # ----------------------------------------------------------------------------- piecewise
 
 class Maximum(Function):
@@ -181,21 +328,22 @@ class Maximum(Function):
     def forward(self, x, y):
         return xp_of(x).maximum(x, y)
 
+    def x_wins(self, x, y):
+        return x > y
+
     def backward(self, g):
         x, y = self.inputs[0].data, self.inputs[1].data
-        share_x = ((x > y) + 0.5 * (x == y)).astype(g.dtype)
+        share_x = (self.x_wins(x, y) + 0.5 * (x == y)).astype(g.dtype)
         return g * constant(share_x), g * constant(1 - share_x)
 
 
-class Minimum(Function):
+class Minimum(Maximum):
     """z = min(x, y) elementwise.   dz/dx = 1 where x < y, 1/2 where x == y, else 0 (dz/dy mirrors)"""
     def forward(self, x, y):
         return xp_of(x).minimum(x, y)
 
-    def backward(self, g):
-        x, y = self.inputs[0].data, self.inputs[1].data
-        share_x = ((x < y) + 0.5 * (x == y)).astype(g.dtype)
-        return g * constant(share_x), g * constant(1 - share_x)
+    def x_wins(self, x, y):
+        return x < y
 
 
 class Clip(Function):
@@ -314,39 +462,53 @@ class Softplus(Function):
 
 # ----------------------------------------------------------------------------- entry points
 
-def add(a, b):
+def _binary(op, a, b):
+    """a op b for tensors or scalars: a scalar becomes a constant of the tensor's dtype and device."""
     a, b = as_operand(a, b), as_operand(b, a)
-    return Add.apply(a, b)
+    return op.apply(a, b)
+
+
+def add(a, b):
+    return _binary(Add, a, b)
 
 
 def sub(a, b):
-    a, b = as_operand(a, b), as_operand(b, a)
-    return Sub.apply(a, b)
+    return _binary(Sub, a, b)
 
 
 def mul(a, b):
-    a, b = as_operand(a, b), as_operand(b, a)
-    return Mul.apply(a, b)
+    return _binary(Mul, a, b)
 
 
 def div(a, b):
-    a, b = as_operand(a, b), as_operand(b, a)
-    return Div.apply(a, b)
+    return _binary(Div, a, b)
 
 
-def pow(a, b):
-    a, b = as_operand(a, b), as_operand(b, a)
-    return Pow.apply(a, b)
+def pow(a, b):  # noqa: A001 - mirrors Python's name
+    return _binary(Pow, a, b)
+
+
+def mod(a, b):
+    """a % b with the sign of b, as Python and NumPy."""
+    return _binary(Mod, a, b)
+
+
+def floordiv(a, b):
+    """a // b = floor(a / b); zero gradient."""
+    return _binary(FloorDiv, a, b)
 
 
 def maximum(a, b):
-    a, b = as_operand(a, b), as_operand(b, a)
-    return Maximum.apply(a, b)
+    return _binary(Maximum, a, b)
 
 
 def minimum(a, b):
-    a, b = as_operand(a, b), as_operand(b, a)
-    return Minimum.apply(a, b)
+    return _binary(Minimum, a, b)
+
+
+def logaddexp(a, b):
+    """ln(e^a + e^b) without overflow."""
+    return _binary(LogAddExp, a, b)
 
 
 def clip(x: Tensor, low=None, high=None):
@@ -375,9 +537,7 @@ def where(cond, x, y):
 def compare(name: str, a, b):
     """Elementwise comparison (less, equal, ...): a boolean tensor with no gradient."""
     a, b = as_operand(a, b), as_operand(b, a)
-    if a.device != b.device:
-        raise RuntimeError(f"{name}: tensors on different devices ({a.device} and {b.device})")
-    return Tensor._make(getattr(xp_of(a.data), name)(a.data, b.data))
+    return Compare.apply(a, b, name=name)
 
 
 def exp(x):
@@ -396,8 +556,52 @@ def sqrt(x):
     return Sqrt.apply(x)
 
 
+def rsqrt(x):
+    return Rsqrt.apply(x)
+
+
+def square(x):
+    return Square.apply(x)
+
+
+def reciprocal(x):
+    return Reciprocal.apply(x)
+
+
 def abs(x):  # noqa: A001 - mirrors numpy's name
     return Abs.apply(x)
+
+
+def sign(x):
+    return Sign.apply(x)
+
+
+def floor(x):
+    return Floor.apply(x)
+
+
+def ceil(x):
+    return Ceil.apply(x)
+
+
+def round(x, decimals=0):  # noqa: A001 - mirrors numpy's name
+    return Round.apply(x, decimals=int(decimals))
+
+
+def trunc(x):
+    return Trunc.apply(x)
+
+
+def isnan(x):
+    return IsNan.apply(x)
+
+
+def isinf(x):
+    return IsInf.apply(x)
+
+
+def isfinite(x):
+    return IsFinite.apply(x)
 
 
 def relu(x):

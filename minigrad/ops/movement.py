@@ -7,8 +7,12 @@ an index repeats), concat and stack slice the gradient apart, pad crops it.
 from __future__ import annotations
 
 from .. import backend
-from ..function import Function, unbroadcast, xp_of
+from ..function import Function, constant, unbroadcast, xp_of
+from ..symbolic import recordable
 from ..tensor import Tensor
+
+__all__ = ["reshape", "transpose", "flatten", "broadcast_to", "concat", "stack", "pad", "split", "chunk",
+           "repeat", "tile", "roll", "flip", "tril", "triu", "diagonal", "moveaxis"]
 
 
 class Reshape(Function):
@@ -134,17 +138,28 @@ class ToDevice(Function):
 
 # ----------------------------------------------------------------------------- entry points
 
-def reshape(x: Tensor, *shape):
-    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-        shape = tuple(shape[0])
+def resolve_shape(shape, size: int, from_shape, op: str = "reshape") -> tuple:
+    """`shape` with its one -1 (if any) filled in so that it holds `size` elements.
+
+    The one check of a reshape target, shared by reshape and the Reshape layer.
+    """
     shape = tuple(int(n) for n in shape)
     known = 1
     for n in shape:
         known *= n if n != -1 else 1
-    if shape.count(-1) > 1 or (-1 not in shape and known != x.size) or \
-            (-1 in shape and (known == 0 or x.size % known)):
-        raise ValueError(f"reshape: cannot reshape a tensor of shape {x.shape} ({x.size} elements) "
+    if shape.count(-1) > 1 or any(n < -1 for n in shape) or (-1 not in shape and known != size) or \
+            (-1 in shape and (known == 0 or size % known)):
+        raise ValueError(f"{op}: cannot reshape a tensor of shape {tuple(from_shape)} ({size} elements) "
                          f"into {shape}")
+    return tuple(size // known if n == -1 else n for n in shape)
+
+
+def reshape(x: Tensor, *shape):
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = tuple(shape[0])
+    if getattr(x, "symbolic", False):           # sizes may be None: the op itself finds the shape
+        return Reshape.apply(x, shape=tuple(int(n) for n in shape))
+    shape = resolve_shape(shape, x.size, x.shape)
     if shape == x.shape:
         return x
     return Reshape.apply(x, shape=shape)
@@ -272,3 +287,145 @@ def pad(x: Tensor, pad_width, value=0.0):
         raise ValueError(f"pad: need one non-negative (before, after) pair per axis of {x.shape}, "
                          f"got {pad_width}")
     return Pad.apply(x, pad_width=pad_width, value=value)
+
+
+def moveaxis(x: Tensor, source: int, destination: int):
+    """x with axis `source` moved to position `destination` (a transpose)."""
+    order = [a for a in range(x.ndim) if a != source % x.ndim]
+    order.insert(destination % x.ndim, source % x.ndim)
+    return transpose(x, tuple(order))
+
+
+def _axis(x: Tensor, axis: int, op: str) -> int:
+    if not -x.ndim <= axis < x.ndim:
+        raise ValueError(f"{op}: axis {axis} is out of range for a tensor of shape {x.shape}")
+    return axis % x.ndim
+
+
+def _slice_on(axis: int, index) -> tuple:
+    """An index that applies `index` (a slice or an index array) to `axis` and keeps the others."""
+    return (slice(None),) * axis + (index,)
+
+
+@recordable
+def split(x: Tensor, indices_or_sections, axis=0):
+    """NumPy's split: an int n cuts `axis` into n equal parts; a list gives the cut points.
+    Each part is a slice, so its gradient goes back to where it came from."""
+    axis = _axis(x, axis, "split")
+    n = x.shape[axis]
+    if isinstance(indices_or_sections, int):
+        parts = indices_or_sections
+        if parts < 1 or n % parts:
+            raise ValueError(f"split: axis {axis} of length {n} (shape {x.shape}) does not split into "
+                             f"{parts} equal parts; pass a list of cut points, or use chunk")
+        cuts = [n // parts * i for i in range(1, parts)]
+    else:
+        cuts = [int(c) for c in indices_or_sections]
+    bounds = [0] + cuts + [n]
+    return [x[_slice_on(axis, slice(a, b))] for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+@recordable
+def chunk(x: Tensor, chunks: int, axis=0):
+    """PyTorch's chunk: parts of ceil(n / chunks) along `axis`, the last one maybe smaller."""
+    axis = _axis(x, axis, "chunk")
+    if chunks < 1:
+        raise ValueError(f"chunk: chunks must be >= 1, got {chunks}")
+    n = x.shape[axis]
+    size = max(1, -(-n // chunks))
+    return [x[_slice_on(axis, slice(a, a + size))] for a in range(0, n, size)] or [x]
+
+
+@recordable
+def repeat(x: Tensor, repeats, axis=None):
+    """NumPy's repeat: each element `repeats` times along `axis` (None: of the flattened tensor).
+    A gather of the elements, so dL/dx sums the gradients of the copies."""
+    if axis is None:
+        x, axis = x.reshape(-1), 0
+    axis = _axis(x, axis, "repeat")
+    xp = xp_of(x.data)
+    index = xp.repeat(xp.arange(x.shape[axis]), xp.asarray(repeats))
+    return GetItem.apply(x, index=_slice_on(axis, index))
+
+
+@recordable
+def tile(x: Tensor, reps):
+    """NumPy's tile: x repeated reps[i] times along axis i (missing leading reps count as 1).
+    Built from reshape and broadcast_to, so dL/dx sums the gradient of every copy."""
+    reps = (int(reps),) if isinstance(reps, int) else tuple(int(r) for r in reps)
+    ndim = max(len(reps), x.ndim)
+    reps = (1,) * (ndim - len(reps)) + reps
+    shape = (1,) * (ndim - x.ndim) + x.shape
+    interleaved = [n for pair in zip((1,) * ndim, shape) for n in pair]      # (1, n0, 1, n1, ...)
+    grown = [n for pair in zip(reps, shape) for n in pair]                   # (r0, n0, r1, n1, ...)
+    out = x.reshape(interleaved).broadcast_to(tuple(grown))
+    return out.reshape(tuple(r * n for r, n in zip(reps, shape)))
+
+
+@recordable
+def roll(x: Tensor, shift, axis=None):
+    """NumPy's roll: elements shifted by `shift` along `axis`, wrapping round (None: flattened).
+    A gather, so the gradient is rolled back."""
+    if axis is None:
+        return roll(x.reshape(-1), shift, 0).reshape(x.shape)
+    shifts = (shift,) if isinstance(shift, int) else tuple(shift)
+    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    if len(shifts) != len(axes):
+        raise ValueError(f"roll: {len(shifts)} shifts for {len(axes)} axes")
+    xp = xp_of(x.data)
+    for s, a in zip(shifts, axes):
+        a = _axis(x, a, "roll")
+        n = x.shape[a]
+        if n:
+            x = GetItem.apply(x, index=_slice_on(a, (xp.arange(n) - s) % n))
+    return x
+
+
+@recordable
+def flip(x: Tensor, axis=None):
+    """x reversed along `axis` (int, tuple, or None: every axis). The gradient is flipped back."""
+    axes = range(x.ndim) if axis is None else ((axis,) if isinstance(axis, int) else tuple(axis))
+    index = [slice(None)] * x.ndim
+    for a in axes:
+        index[_axis(x, a, "flip")] = slice(None, None, -1)
+    return x[tuple(index)]
+
+
+def _triangle(x: Tensor, k: int, op: str, lower: bool):
+    if x.ndim < 2:
+        raise ValueError(f"{op}: needs a tensor with at least 2 axes (the matrix), got shape {x.shape}")
+    xp = xp_of(x.data)
+    n, m = x.shape[-2:]
+    keep = xp.tri(n, m, k, dtype=bool) if lower else ~xp.tri(n, m, k - 1, dtype=bool)
+    return x * constant(keep.astype(x.dtype))
+
+
+@recordable
+def tril(x: Tensor, k=0):
+    """The lower triangle of the last two axes (j <= i + k), zeros above.   dL/dx = g on the triangle"""
+    return _triangle(x, int(k), "tril", lower=True)
+
+
+@recordable
+def triu(x: Tensor, k=0):
+    """The upper triangle of the last two axes (j >= i + k), zeros below.   dL/dx = g on the triangle"""
+    return _triangle(x, int(k), "triu", lower=False)
+
+
+@recordable
+def diagonal(x: Tensor, offset=0, axis1=0, axis2=1):
+    """NumPy's diagonal: x[..., i, i + offset] over axes axis1, axis2, as a new last axis.
+    A gather, so dL/dx is g written back onto the diagonal."""
+    if x.ndim < 2:
+        raise ValueError(f"diagonal: needs a tensor with at least 2 axes, got shape {x.shape}")
+    a1, a2 = _axis(x, axis1, "diagonal"), _axis(x, axis2, "diagonal")
+    if a1 == a2:
+        raise ValueError(f"diagonal: axis1 and axis2 must differ, got {axis1} and {axis2}")
+    rest = [a for a in range(x.ndim) if a not in (a1, a2)]
+    moved = transpose(x, tuple(rest + [a1, a2]))
+    n, m = moved.shape[-2:]
+    xp = xp_of(x.data)
+    length = max(0, min(n, m - offset) if offset >= 0 else min(n + offset, m))
+    rows = xp.arange(length) + (0 if offset >= 0 else -offset)
+    cols = rows + offset
+    return GetItem.apply(moved, index=(Ellipsis, rows, cols))
