@@ -193,12 +193,11 @@ def _torch_arrays(layer):
     elif isinstance(layer, (Conv2D, Conv2DTranspose)):
         out = {"weight": ("kernel", lambda w: w)}
     elif isinstance(layer, BatchNormalization):
-        out = {"running_mean": ("moving_mean", lambda a: a), "running_var": ("moving_variance", lambda a: a)}
-        if layer.scale:
-            out["weight"] = ("gamma", lambda a: a)
-        if layer.center:
-            out["bias"] = ("beta", lambda a: a)
-        return out
+        # torch always has weight and bias; without scale/center they are the fixed 1 and 0
+        return {"weight": ("gamma" if layer.scale else None, lambda a: a),
+                "bias": ("beta" if layer.center else None, lambda a: a),
+                "running_mean": ("moving_mean", lambda a: a),
+                "running_var": ("moving_variance", lambda a: a)}
     else:
         return {}
     if layer.use_bias:
@@ -206,43 +205,58 @@ def _torch_arrays(layer):
     return out
 
 
-def _weighted_layers(model, prefix=""):
-    """(state_dict prefix, layer) for every layer with weights, in the order to_torch names them."""
+def _weighted_layers(model):
+    """Every layer with weights, in the order to_torch makes their modules."""
     out = []
-    for key, layer in _keyed_layers(model):
+    for layer in walk.sequence(model, WHO_IN):
         if isinstance(layer, Sequential):
-            out.extend(_weighted_layers(layer, prefix + key + "."))
+            out.extend(_weighted_layers(layer))
         elif _torch_arrays(layer):
-            out.append((prefix + key + ".", layer))
+            out.append(layer)
     return out
 
 
-def from_torch_state_dict(model, state_dict) -> None:
-    """Load a state_dict of the module to_torch(model) made back into `model`, in place.
+def _modules_of(state):
+    """{module prefix: {entry: array}} of a state_dict, in its order ('dense.weight' -> 'dense')."""
+    modules: dict = {}
+    for key, value in state.items():
+        prefix, _, entry = key.rpartition(".")
+        if entry != "num_batches_tracked":                 # a counter torch keeps; nothing to load
+            modules.setdefault(prefix, {})[entry] = value
+    return modules
 
-    Every weight is checked before any is copied: a missing entry, an extra one or a shape
-    that differs raises, naming the minigrad layer and the state_dict key.
+
+def from_torch_state_dict(model, state_dict) -> None:
+    """Load a state_dict of the module to_torch made back into `model`, in place.
+
+    The state_dict's modules are matched with the model's layers in order (as Keras' legacy
+    files are), so a state_dict from to_torch of one model loads into a fresh copy of the
+    same architecture whatever its layer names. Every weight is checked before any is
+    copied: a missing or extra entry, or a shape that differs, raises naming the layer.
     """
     walk.require_built(model, WHO_IN)
     state = {k: v.detach().cpu().numpy() if hasattr(v, "detach") else np.asarray(v)
              for k, v in state_dict.items()}
-    plan, used = [], set()
-    for prefix, layer in _weighted_layers(model):
-        for entry, (attr, to_minigrad) in _torch_arrays(layer).items():
-            key = prefix + entry
-            if key not in state:
-                raise KeyError(f"{WHO_IN}: no '{key}' in the state_dict for {walk.describe(layer)}, "
-                               f"weight '{attr}' (was it made by to_torch of this model?)")
-            array = to_minigrad(state[key])
-            param = getattr(layer, attr)
+    modules = list(_modules_of(state).items())
+    layers = _weighted_layers(model)
+    if len(modules) != len(layers):
+        raise ValueError(f"{WHO_IN}: the state_dict has weights for {len(modules)} modules "
+                         f"({[m for m, _ in modules][:6]}...) but model '{model.name}' has "
+                         f"{len(layers)} layers with weights (is it from to_torch of this architecture?)")
+    plan = []
+    for (prefix, entries), layer in zip(modules, layers):
+        wanted = _torch_arrays(layer)
+        if set(entries) != set(wanted):
+            raise KeyError(f"{WHO_IN}: module '{prefix}' of the state_dict has {sorted(entries)} but "
+                           f"{walk.describe(layer)} needs {sorted(wanted)}")
+        for entry, (attr, to_minigrad) in wanted.items():
+            if attr is None:
+                continue
+            array, param = to_minigrad(entries[entry]), getattr(layer, attr)
             if tuple(array.shape) != tuple(param.shape):
-                raise ValueError(f"{WHO_IN}: '{key}' has shape {tuple(state[key].shape)}, which does "
-                                 f"not fit {walk.describe(layer)}, weight '{attr}' of shape {param.shape}")
+                raise ValueError(f"{WHO_IN}: '{prefix}.{entry}' has shape {tuple(entries[entry].shape)}, "
+                                 f"which does not fit {walk.describe(layer)}, weight '{attr}' of "
+                                 f"shape {param.shape}")
             plan.append((param, array))
-            used.add(key)
-    extra = [k for k in state if k not in used and not k.endswith("num_batches_tracked")]
-    if extra:
-        raise KeyError(f"{WHO_IN}: the state_dict has entries the model has no place for: {extra[:5]}"
-                       f"{' ...' if len(extra) > 5 else ''} (is it from to_torch of this model?)")
     for param, array in plan:
         assign(param, array)

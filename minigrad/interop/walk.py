@@ -17,6 +17,8 @@ class UnsupportedLayer(ValueError):
 
 
 def require_built(model, who: str) -> None:
+    """A clear error unless `model` is a built Sequential model."""
+    sequence(model, who)
     if not getattr(model, "built", False):
         raise RuntimeError(f"{who}: model '{model.name}' is not built yet; give its first layer "
                            "input_shape=... (or call it once on a batch) so that every layer "

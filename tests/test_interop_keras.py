@@ -1,0 +1,193 @@
+"""load_keras_weights against files written by real Keras (tests/fixtures/keras, made by its
+make_fixtures.py): the minigrad equivalent of each Keras model, loaded from the Keras 3
+.weights.h5 and the legacy Keras 2 .h5, computes what Keras computed for the same inputs."""
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from minigrad.interop import load_keras_weights
+from minigrad.nn import (GRU, LSTM, Activation, BatchNormalization, Conv2D, Conv2DTranspose, Dense,
+                         Dropout, Flatten, LeakyReLU, MaxPooling2D, Reshape, Sequential, UpSampling2D)
+
+h5py = pytest.importorskip("h5py")
+
+FIXTURES = Path(__file__).parent / "fixtures" / "keras"
+FORMATS = [".weights.h5", ".h5"]
+
+
+def mlp():
+    return Sequential([Dense(5, activation="relu", input_shape=(6,)), Dense(3, activation="softmax")])
+
+
+def cnn(dense_units=5):
+    return Sequential([
+        Conv2D(4, 3, padding="same", activation="relu", input_shape=(3, 8, 7)),
+        BatchNormalization(),
+        MaxPooling2D(),
+        Conv2D(6, 3, strides=2, padding="same"),
+        BatchNormalization(center=False),
+        Activation("relu"),
+        Flatten(),
+        Dense(dense_units, activation="tanh"),
+        Dropout(0.5),
+        Dense(2, activation="softmax"),
+    ])
+
+
+def generator():
+    return Sequential([
+        Dense(2 * 2 * 8, activation="relu", input_shape=(4,)),
+        Reshape((8, 2, 2)),
+        Conv2DTranspose(6, 3, strides=2, padding="same", activation="relu"),
+        BatchNormalization(momentum=0.8),
+        Conv2DTranspose(5, 4, strides=2, padding="same"),
+        LeakyReLU(0.2),
+        Conv2DTranspose(3, 3, strides=1, padding="valid"),
+        Conv2DTranspose(2, 2, strides=3, padding="valid"),
+        UpSampling2D(),
+        Conv2D(1, 3, padding="same", activation="tanh"),
+    ])
+
+
+def nested():
+    inner = Sequential([Dense(4, activation="relu"), Dense(4)])
+    return Sequential([Dense(4, activation="sigmoid", input_shape=(3,)), inner, Dense(2)])
+
+
+def recurrent():
+    return Sequential([LSTM(4, return_sequences=True, input_shape=(5, 3)), GRU(3), Dense(2)])
+
+
+MODELS = {"mlp": mlp, "cnn": cnn, "generator": generator, "nested": nested, "recurrent": recurrent}
+
+
+def keras_case(name):
+    """(x in minigrad's layout, Keras' output in minigrad's layout)."""
+    data = np.load(FIXTURES / f"{name}.npz")
+    x, y = data["x"], data["y"]
+    def to_nchw(a):
+        return a.transpose(0, 3, 1, 2) if a.ndim == 4 else a
+    return to_nchw(x), to_nchw(y)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("name", list(MODELS))
+def test_outputs_match_keras(name, fmt, device):
+    model = MODELS[name]().to(device)
+    load_keras_weights(model, FIXTURES / f"{name}{fmt}")
+    x, y = keras_case(name)
+    out = model.predict(x)
+    assert out.shape == y.shape
+    np.testing.assert_allclose(out, y, rtol=1e-5, atol=2e-6)
+
+
+def test_fresh_model_does_not_match_keras_so_the_comparison_can_fail():
+    x, y = keras_case("cnn")
+    assert np.abs(cnn().predict(x) - y).max() > 1e-2
+
+
+def test_kernels_land_in_minigrad_layouts():
+    model = generator()
+    load_keras_weights(model, FIXTURES / "generator.weights.h5")
+    with h5py.File(FIXTURES / "generator.weights.h5") as f:
+        conv_t = f["layers/conv2d_transpose/vars/0"][()]             # Keras (kh, kw, out, in)
+        conv = f["layers/conv2d/vars/0"][()]                         # Keras (kh, kw, in, out)
+        dense = f["layers/dense/vars/0"][()]                         # columns in (H, W, C) order
+    deconv_layer, conv_layer, dense_layer = model.layers[2], model.layers[-1], model.layers[0]
+    np.testing.assert_array_equal(deconv_layer.kernel.numpy()[7, 1, 2, 0], conv_t[2, 0, 1, 7])
+    np.testing.assert_array_equal(conv_layer.kernel.numpy()[0, 1, 2, 0], conv[2, 0, 1, 0])
+    # minigrad column (c, h, w) = (5, 1, 0) is Keras column (h, w, c) = (1, 0, 5)
+    np.testing.assert_array_equal(dense_layer.kernel.numpy()[:, 5 * 4 + 1 * 2 + 0],
+                                  dense[:, (1 * 2 + 0) * 8 + 5])
+
+
+def test_batch_norm_moving_statistics_are_loaded():
+    model = cnn()
+    load_keras_weights(model, FIXTURES / "cnn.h5")
+    with h5py.File(FIXTURES / "cnn.weights.h5") as f:
+        moving_variance = f["layers/batch_normalization/vars/3"][()]
+    np.testing.assert_array_equal(model.layers[1].moving_variance.numpy(), moving_variance)
+    assert not np.allclose(moving_variance, 1.0)
+
+
+def test_keras_archive_and_whole_model_h5_layouts(tmp_path):
+    x, y = keras_case("mlp")
+    archive = tmp_path / "mlp.keras"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.write(FIXTURES / "mlp.weights.h5", "model.weights.h5")
+        z.writestr("config.json", "{}")
+    whole = tmp_path / "mlp_model.h5"
+    with h5py.File(FIXTURES / "mlp.h5") as src, h5py.File(whole, "w") as dst:
+        group = dst.create_group("model_weights")
+        for key, value in src.attrs.items():
+            group.attrs[key] = value
+        for key in src:
+            src.copy(key, group)
+    for path in (archive, whole):
+        model = mlp()
+        load_keras_weights(model, path)
+        np.testing.assert_allclose(model.predict(x), y, rtol=1e-5, atol=1e-6)
+
+
+def test_keras2_weight_names_without_layer_paths(tmp_path):
+    """Keras 2 files (e.g. the ImageNet ones) name weights 'block1_conv1_W_1:0'."""
+    rng = np.random.default_rng(0)
+    kernel, bias = rng.normal(size=(3, 3, 2, 4)).astype("float32"), rng.normal(size=4).astype("float32")
+    path = tmp_path / "old.h5"
+    with h5py.File(path, "w") as f:
+        f.attrs["layer_names"] = [b"input_1", b"block1_conv1"]
+        f.create_group("input_1").attrs["weight_names"] = []
+        g = f.create_group("block1_conv1")
+        g.attrs["weight_names"] = [b"block1_conv1_W_1:0", b"block1_conv1_b_1:0"]
+        g["block1_conv1_W_1:0"], g["block1_conv1_b_1:0"] = kernel, bias
+    model = Sequential([Conv2D(4, 3, input_shape=(2, 5, 5))])
+    load_keras_weights(model, path)
+    np.testing.assert_array_equal(model.layers[0].kernel.numpy(), kernel.transpose(3, 2, 0, 1))
+    np.testing.assert_array_equal(model.layers[0].bias.numpy(), bias)
+
+
+# ---------------------------------------------------------------------- errors name the layer
+
+def test_wrong_size_names_the_first_layer_that_does_not_fit():
+    for fmt in FORMATS:
+        model = cnn(dense_units=7)
+        before = model.layers[0].kernel.numpy().copy()
+        with pytest.raises(ValueError, match=r"dense.*Dense.*\(24, 7\)") as info:
+            load_keras_weights(model, FIXTURES / f"cnn{fmt}")
+        assert "(24, 5)" in str(info.value)
+        np.testing.assert_array_equal(model.layers[0].kernel.numpy(), before)   # nothing copied
+
+
+def test_missing_and_extra_layers():
+    short = Sequential([Dense(5, activation="relu", input_shape=(6,))])
+    with pytest.raises(ValueError, match="left over is 'dense_1"):
+        load_keras_weights(short, FIXTURES / "mlp.h5")
+    longer = Sequential([Dense(5, input_shape=(6,)), Dense(3), Dense(2)])
+    with pytest.raises(ValueError, match="nothing left for layer"):
+        load_keras_weights(longer, FIXTURES / "mlp.h5")
+    with pytest.raises(ValueError, match=r"no Keras weights at 'layers/dense_2/vars'.*\['dense', 'dense_1'\]"):
+        load_keras_weights(longer, FIXTURES / "mlp.weights.h5")
+
+
+def test_bias_setting_that_differs_is_reported():
+    model = Sequential([Dense(5, use_bias=False, input_shape=(6,)), Dense(3)])
+    with pytest.raises(ValueError, match="has 1 weights .*Keras layer has 2"):
+        load_keras_weights(model, FIXTURES / "mlp.weights.h5")
+
+
+def test_unbuilt_model_and_non_keras_file(tmp_path):
+    with pytest.raises(RuntimeError, match="not built"):
+        load_keras_weights(Sequential([Dense(5), Dense(3)]), FIXTURES / "mlp.h5")
+    other = tmp_path / "other.h5"
+    with h5py.File(other, "w") as f:
+        f["data"] = np.zeros(3)
+    with pytest.raises(ValueError, match="neither a Keras 3"):
+        load_keras_weights(mlp(), other)
+
+
+def test_fixture_script_is_committed_beside_the_files():
+    script = FIXTURES / "make_fixtures.py"
+    assert script.is_file() and "save_weights" in script.read_text()
+    assert sum(p.stat().st_size for p in FIXTURES.iterdir()) < 1_000_000

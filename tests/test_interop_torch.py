@@ -1,0 +1,171 @@
+"""to_torch / from_torch_state_dict: the PyTorch module computes what the minigrad model does
+(float64 to 1e-12 over random conv geometries; float32 to float32 precision), training can
+continue in PyTorch and come back, and bad input names the layer. Skipped without torch."""
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import minigrad as mg
+from minigrad.interop import from_torch_state_dict, to_torch
+from minigrad.nn import (Activation, BatchNormalization, Conv2D, Conv2DTranspose, Dense, Dropout,
+                         Flatten, LeakyReLU, MaxPooling2D, Module, Reshape, Sequential, UpSampling2D,
+                         ZeroPadding2D)
+from minigrad.optim import SGD
+
+torch = pytest.importorskip("torch")
+
+
+def perturb_batch_norms(model, rng):
+    """Moving statistics away from 0 and 1, so that a missed copy shows."""
+    for m in model.modules():
+        if isinstance(m, BatchNormalization):
+            *affine, mean, var = m.get_weights()
+            m.set_weights([*affine, mean + rng.normal(0, 0.3, mean.shape), var * rng.uniform(0.5, 2, var.shape)])
+
+
+def torch_out(net, x):
+    with torch.no_grad():
+        return net(torch.from_numpy(np.asarray(x))).numpy()
+
+
+def every_layer_model():
+    return Sequential([
+        Conv2D(4, 3, strides=2, padding="same", activation="relu", input_shape=(2, 9, 8), name="conv"),
+        BatchNormalization(),
+        MaxPooling2D(2, padding="same"),
+        Conv2DTranspose(3, 3, strides=2, padding="same", activation="tanh"),
+        Conv2DTranspose(2, 2, strides=3),
+        ZeroPadding2D(((0, 1), (2, 0))),
+        UpSampling2D((2, 1)),
+        Dropout(0.3),
+        Flatten(),
+        Dense(5, activation="softmax"),
+        Sequential([Dense(6, activation="softplus"), LeakyReLU(0.1), Reshape((2, 3))], name="head"),
+        Dense(3, activation="leaky_relu"),
+        Activation("sigmoid"),
+    ])
+
+
+def test_every_supported_layer_matches_in_eval_mode(device):
+    rng = np.random.default_rng(0)
+    model = every_layer_model().to(device)
+    perturb_batch_norms(model, rng)
+    model.eval()
+    net = to_torch(model)
+    assert not net.training
+    x = rng.normal(size=(3, 2, 9, 8)).astype("float32")
+    np.testing.assert_allclose(torch_out(net, x), model.predict(x), rtol=1e-5, atol=1e-6)
+    assert isinstance(net.head, torch.nn.Sequential)          # nesting kept, names kept
+    assert isinstance(net.conv_pad, torch.nn.ConstantPad2d)        # TF's uneven "same" zeros
+
+
+@settings(max_examples=20)
+@given(st.data())
+def test_conv_geometries_match_in_float64(data):
+    kind = data.draw(st.sampled_from([Conv2D, Conv2DTranspose]))
+    k = data.draw(st.tuples(st.integers(1, 4), st.integers(1, 4)))
+    s = data.draw(st.tuples(st.integers(1, 3), st.integers(1, 3)))
+    d = data.draw(st.sampled_from([(1, 1), (2, 1)])) if kind is Conv2D or s == (1, 1) else (1, 1)
+    padding = data.draw(st.sampled_from(["same", "valid"]))
+    hw = data.draw(st.tuples(st.integers(5, 9), st.integers(5, 9)))
+    c_in, filters = data.draw(st.integers(1, 3)), data.draw(st.integers(1, 3))
+    layer = kind(filters, k, strides=s, padding=padding, dilation_rate=d, input_shape=(c_in, *hw))
+    model = Sequential([layer]).double()
+    model.layers[0].bias.data = model.layers[0].bias.data + 0.5      # a visible bias everywhere
+    x = np.random.default_rng(1).normal(size=(2, c_in, *hw))
+    net = to_torch(model)
+    assert next(net.parameters()).dtype == torch.float64
+    np.testing.assert_allclose(torch_out(net, x), model.predict(x), rtol=1e-12, atol=1e-12)
+
+
+def test_batch_norm_training_mode_uses_batch_statistics_on_both_sides():
+    rng = np.random.default_rng(2)
+    model = Sequential([Dense(4, input_shape=(3,)), BatchNormalization(momentum=0.9)]).double()
+    net = to_torch(model)
+    assert net.training and abs(net[1].momentum - 0.1) < 1e-12
+    x = rng.normal(size=(8, 3))
+    expected = model(mg.tensor(x), training=True).numpy()
+    np.testing.assert_allclose(net(torch.from_numpy(x)).detach().numpy(), expected, rtol=1e-10, atol=1e-12)
+    # the running means move the same way (the running variance differs: torch's is unbiased)
+    np.testing.assert_allclose(net[1].running_mean.numpy(),
+                               model.layers[1].moving_mean.numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_train_in_minigrad_continue_in_pytorch_and_come_back(device):
+    """Five SGD steps in minigrad, then the same five steps both in PyTorch and in minigrad:
+    the two copies stay together to float32 precision, and the trained weights come back."""
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(32, 1, 6, 6)).astype("float32")
+    y = rng.normal(size=(32, 2)).astype("float32")
+    model = Sequential([Conv2D(3, 3, padding="same", activation="relu", input_shape=(1, 6, 6)),
+                        MaxPooling2D(), Flatten(), Dense(8, activation="tanh"), Dense(2)]).to(device)
+    model.compile(optimizer=SGD(lr=0.05), loss="mse")
+    model.fit(x, y, epochs=5, batch_size=32, shuffle=False, verbose=0)
+
+    net = to_torch(model)
+    opt = torch.optim.SGD(net.parameters(), lr=0.05)
+    for _ in range(5):
+        opt.zero_grad()
+        loss = torch.nn.functional.mse_loss(net(torch.from_numpy(x)), torch.from_numpy(y))
+        loss.backward()
+        opt.step()
+    model.fit(x, y, epochs=5, batch_size=32, shuffle=False, verbose=0)
+
+    trained_in_torch = torch_out(net, x)
+    np.testing.assert_allclose(trained_in_torch, model.predict(x), rtol=1e-4, atol=1e-5)
+
+    fresh = Sequential([Conv2D(3, 3, padding="same", activation="relu", input_shape=(1, 6, 6)),
+                        MaxPooling2D(), Flatten(), Dense(8, activation="tanh"), Dense(2)]).to(device)
+    assert np.abs(fresh.predict(x) - trained_in_torch).max() > 1e-3
+    from_torch_state_dict(fresh, net.state_dict())
+    assert fresh.layers[0].kernel.device == device
+    np.testing.assert_allclose(fresh.predict(x), trained_in_torch, rtol=1e-5, atol=1e-6)
+
+
+def test_state_dict_round_trip_with_batch_norm_without_scale_or_center():
+    rng = np.random.default_rng(4)
+    model = Sequential([Dense(4, input_shape=(3,)), BatchNormalization(center=False),
+                        Dense(2, use_bias=False), BatchNormalization(scale=False)])
+    perturb_batch_norms(model, rng)
+    state = to_torch(model).state_dict()
+    copy = Sequential([Dense(4, input_shape=(3,)), BatchNormalization(center=False),
+                       Dense(2, use_bias=False), BatchNormalization(scale=False)])
+    from_torch_state_dict(copy, state)
+    for a, b in zip(model.get_weights(), copy.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+# ---------------------------------------------------------------------- errors
+
+class Doubler(Module):
+    def forward(self, x):
+        return x * 2
+
+
+def test_unsupported_layers_and_models_are_named():
+    with pytest.raises(ValueError, match="layer 'doubler'.*Doubler.*no PyTorch counterpart"):
+        to_torch(Sequential([Dense(2, input_shape=(3,)), Doubler(name="doubler")]))
+    with pytest.raises(ValueError, match="activation 'cube'"):
+        def cube(x):
+            return x * x * x
+        to_torch(Sequential([Dense(2, activation=cube, input_shape=(3,))]))
+    with pytest.raises(ValueError, match="not a Sequential model"):
+        to_torch(Doubler())
+    with pytest.raises(RuntimeError, match="not built"):
+        to_torch(Sequential([Dense(2)]))
+
+
+def test_state_dict_that_does_not_fit():
+    model = Sequential([Dense(4, input_shape=(3,), name="hidden"), Dense(2, name="out")])
+    state = to_torch(model).state_dict()
+    before = model.get_weights()
+    bad = dict(state, **{"out.weight": torch.zeros(2, 5)})
+    with pytest.raises(ValueError, match=r"'out.weight' has shape \(2, 5\).*layer 'out'"):
+        from_torch_state_dict(model, bad)
+    with pytest.raises(KeyError, match=r"'hidden' of the state_dict has \['weight'\].*'bias', 'weight'"):
+        from_torch_state_dict(model, {k: v for k, v in state.items() if k != "hidden.bias"})
+    with pytest.raises(ValueError, match="weights for 3 modules.*has 2 layers"):
+        from_torch_state_dict(model, dict(state, **{"extra.weight": torch.zeros(1)}))
+    for a, b in zip(before, model.get_weights()):            # nothing was copied
+        np.testing.assert_array_equal(a, b)
