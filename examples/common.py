@@ -22,7 +22,7 @@ if str(REPO) not in sys.path:          # so `import models` works when run as a 
     sys.path.insert(0, str(REPO))
 
 import minigrad as mg  # noqa: E402
-from minigrad.files import atomic_write  # noqa: E402
+from minigrad.files import atomic_write, check_writable_folder  # noqa: E402
 
 
 def positive_int(text: str) -> int:
@@ -50,13 +50,19 @@ def parser(description: str, epochs, out: str, batch_size: int = 32,
 
 
 def setup(args) -> Path:
-    """Seed, pick the device, make the output folder; returns the folder."""
+    """Seed, pick the device, make the output folder; returns the folder.
+
+    The folder is checked for writing first, so an unwritable --out stops the example at
+    once (exit status 1, a one-line message) instead of after the training.
+    """
+    try:
+        check_writable_folder(args.out, "--out folder")
+    except PermissionError as exc:
+        sys.exit(f"{Path(sys.argv[0]).name}: error: {exc}")
     mg.manual_seed(args.seed)
     mg.set_default_device(args.device)
     mg.backend.keep_freed_memory()       # reuse freed memory: no page faults for each new array
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    return out
+    return Path(args.out)
 
 
 def limit(array, n):

@@ -18,17 +18,23 @@ arrays (unless retain_graph=True), which frees the intermediate tensors.
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 import traceback
 
 from . import backend
+# A cycle: tensor.py and function.py import this module too. minigrad/__init__ imports this
+# one first; tensor.py imports it back only at its end, after Tensor is defined, and loads
+# function.py through the ops, so both names exist by the time these lines finish.
+from .tensor import Tensor
+from .function import check_versions, unbroadcast  # noqa: I001 (after tensor: see above)
 
 
 class _State(threading.local):
     """Per-thread switches; class attributes are the defaults every new thread starts with."""
     grad_enabled = True
     anomaly = False
-    in_backward = False
+    in_backward = False      # while the walk runs backwards (anomaly mode checks results there)
 
 
 _state = _State()
@@ -84,14 +90,18 @@ def detect_anomaly():
         _state.anomaly = previous
 
 
-def in_backward() -> bool:
-    """True while the walk runs a node's backward (anomaly mode then checks its result)."""
-    return _state.in_backward
+# minigrad's own files are those under the package's folder; a user's folder that happens to
+# be called "minigrad" (a clone of this repository, a project of that name) is not.
+PACKAGE_DIR = os.path.normcase(os.path.dirname(os.path.abspath(__file__))) + os.sep
+
+
+def is_minigrad_file(filename: str) -> bool:
+    return os.path.normcase(os.path.abspath(filename)).startswith(PACKAGE_DIR)
 
 
 def creation_site() -> str:
-    """The user's line that created a node (the innermost frame outside minigrad)."""
-    frames = [f for f in traceback.extract_stack()[:-2] if "/minigrad/" not in f.filename.replace("\\", "/")]
+    """The user's line that created a node (the innermost frame outside the minigrad package)."""
+    frames = [f for f in traceback.extract_stack()[:-2] if not is_minigrad_file(f.filename)]
     if not frames:
         return "<unknown>"
     f = frames[-1]
@@ -151,7 +161,6 @@ def _topological_order(roots):
 
 
 def _seed_grad(tensor, grad):
-    from .tensor import Tensor
     if grad is None:
         if tensor.size != 1:
             raise RuntimeError(
@@ -170,8 +179,6 @@ def _seed_grad(tensor, grad):
 
 def _run(outputs, grads, retain_graph, create_graph, capture=None):
     """The walk. Leaves get .grad unless `capture` (a dict tensor->None) asks for results."""
-    from .function import unbroadcast
-
     pending = {}                # node -> dL/d(node's output)
     handed_out = set()          # buffers already given as a gradient: copy before reusing
     for out, g in zip(outputs, grads):
@@ -192,6 +199,8 @@ def _run(outputs, grads, retain_graph, create_graph, capture=None):
                     continue               # nothing flowed here (e.g. only into unused branches)
                 if node in captured_nodes:
                     _deliver(captured_nodes[node], g, capture, handed_out)
+                if node.input_versions is not None or node.output_version is not None:
+                    check_versions(node)       # raises if what backward reads was changed in place
                 for i, (t, g_in) in enumerate(zip(node.inputs, _input_grads(node, g, create_graph))):
                     if g_in is None or not t.requires_grad:
                         continue
@@ -216,7 +225,6 @@ def _run(outputs, grads, retain_graph, create_graph, capture=None):
 
 def _input_grads(node, g, create_graph):
     """Run a node's backward: its array form when nothing is recorded and it has one."""
-    from .tensor import Tensor
     array_form = None if create_graph else getattr(node, "backward_arrays", None)
     grads = array_form(g.data) if array_form is not None else node.backward(g)
     if type(grads) is not tuple:
@@ -239,7 +247,6 @@ def _deliver(leaf, g, capture, handed_out):
         # Own every stored gradient: e.g. Add passes the same g to both inputs, and Sum's
         # backward is a broadcast view; a .grad must be a fresh, writable, contiguous array.
         if key in handed_out or not g.data.flags.c_contiguous:
-            from .tensor import Tensor
             g = Tensor._make(g.data.copy()) if g._ctx is None else g * 1   # g * 1 stays in the graph
         leaf.grad = g
     else:
@@ -268,7 +275,6 @@ def grad(outputs, inputs, grad_outputs=None, create_graph=False, retain_graph=No
     With create_graph=True the results are themselves differentiable (grad of grad).
     An input the outputs do not depend on is an error unless allow_unused=True (then None).
     """
-    from .tensor import Tensor
     single_input = isinstance(inputs, Tensor)
     outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
     inputs = [inputs] if single_input else list(inputs)

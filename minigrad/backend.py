@@ -220,6 +220,24 @@ def is_backend_array(obj) -> bool:
     return isinstance(obj, _strict().StrictArray)
 
 
+def from_dlpack(obj):
+    """The backend array that views the memory of a DLPack producer (no copy).
+
+    CPU memory becomes a NumPy array, CUDA memory a CuPy array on the same GPU. DLPack's
+    device types: 1 = CPU, 2 = CUDA (3 = pinned host memory, viewed as CPU memory).
+    """
+    if not hasattr(obj, "__dlpack_device__"):
+        raise TypeError(f"from_dlpack: a {type(obj).__name__} is not a DLPack producer (it has no "
+                        "__dlpack_device__); pass a NumPy array, torch tensor, CuPy array, ...")
+    kind = int(obj.__dlpack_device__()[0])
+    if kind in (1, 3):
+        return np.from_dlpack(obj)
+    if kind == 2:
+        return _require_cupy("cuda").from_dlpack(obj)
+    raise ValueError(f"from_dlpack: data on DLPack device type {kind} is not supported "
+                     "(minigrad takes CPU and CUDA memory)")
+
+
 def buffer_key(array):
     """An identity for the memory an array views, to tell whether two arrays may alias."""
     strict = _strict()

@@ -33,6 +33,10 @@ class Function:
     inputs = None              # the input Tensors, while the graph is alive
     needs_input_grad = ()      # which inputs want a gradient (ops may skip the others)
     created_at = None          # where the op was created (anomaly mode only)
+    backward_reads_inputs = True   # False for ops whose backward never reads its inputs (Add):
+                                   # changing those inputs in place then harms no gradient
+    input_versions = None      # the inputs' version counts when the node was made
+    output_version = None      # (counter, count, shape) of the output, if forward saved it
 
     @classmethod
     def apply(cls, *inputs: Tensor, **settings) -> Tensor:
@@ -51,6 +55,9 @@ class Function:
         except ValueError as exc:     # NumPy's shape errors, with the op's name added
             shapes = ", ".join(str(t.shape) for t in inputs)
             raise ValueError(f"{cls.__name__}: {exc} (input shapes {shapes})") from None
+        # A view of an input (reshape, transpose, x[1:]) shares that input's version counter,
+        # so writing through either one is seen by every node that saved the other.
+        version = None if getattr(out, "base", None) is None else _viewed_version(out, inputs)
         state = autograd._state
         if state.grad_enabled:
             needs = tuple([t.requires_grad for t in inputs])
@@ -58,11 +65,12 @@ class Function:
         else:
             record = False
         if record:
-            result = Tensor._make(out, True, node)
+            result = Tensor._make(out, True, node, version)
+            _note_versions(node, inputs, out, result)
             node.inputs = inputs
             node.needs_input_grad = needs
         else:
-            result = Tensor._make(out)
+            result = Tensor._make(out, version=version)
         if state.anomaly and not state.in_backward:
             node.created_at = autograd.creation_site()
             autograd.check_forward(node, inputs, out)
@@ -76,10 +84,15 @@ class Function:
 
     # ---------------------------------------------------------------- helpers for backward
     def output(self, array) -> Tensor:
-        """A value computed in forward (usually the output) as a Tensor for backward.
+        """A value saved in forward (usually the output z) as a Tensor for backward, one that
+        is differentiable under create_graph=True.
 
         When the backward is being recorded (create_graph=True) the tensor is marked as
-        made by this node, so differentiating the gradient flows back through it.
+        made by this node, so differentiating the gradient flows back through it: e.g. Exp's
+        backward g * z then also carries d(z)/dx = z into a second derivative. A backward that
+        used the raw saved array instead (g * constant(self.z)) gives the right first
+        derivative, so it passes gradcheck, but treats z as a constant in the second one, so
+        gradgradcheck fails: always wrap saved forward values with output().
         """
         recording = autograd.is_grad_enabled()
         return Tensor._make(array, recording, self if recording else None)
@@ -88,6 +101,56 @@ class Function:
         """Drop the inputs and everything saved: the graph behind this node can be freed."""
         self.__dict__.clear()
         self.inputs = None
+
+
+def _viewed_version(out, inputs):
+    """The version counter of the input whose memory `out` views (None if it views none)."""
+    key = backend.buffer_key(out)
+    for t in inputs:
+        if backend.buffer_key(t.data) == key:
+            return t._version
+    return None
+
+
+def _note_versions(node, inputs, out, result) -> None:
+    """Remember the version of each tensor the node's backward will read (see check_versions)."""
+    if node.backward_reads_inputs:
+        node.input_versions = tuple([t._version[0] for t in inputs])
+    for value in node.__dict__.values():      # what forward saved: is the output among it?
+        if value is out:
+            counter = result._version
+            node.output_version = (counter, counter[0], out.shape)
+            break
+
+
+def check_versions(node) -> None:
+    """Raise if a tensor this node's backward reads was changed in place since the node was made.
+
+    Backward would silently use the new values, so the gradient would be wrong.
+    """
+    name = type(node).__name__
+    fix = ("Clone it before changing it (t.clone(), or change a copy), or make the in-place change "
+           "(t[...] = v, an optimizer step) after backward().")
+    if node.input_versions is not None:
+        for i, (t, seen) in enumerate(zip(node.inputs, node.input_versions)):
+            if t._version[0] != seen:
+                label = f", name '{t.name}'" if t.name else ""
+                raise RuntimeError(
+                    f"{name}.backward: its input {i} (a tensor of shape {t.shape}{label}) was changed "
+                    f"in place after {name} used it (version {t._version[0]}, {name} saw {seen}), so the "
+                    f"gradient would be computed from the new values. {fix}{_where(node)}")
+    if node.output_version is not None:
+        counter, seen, shape = node.output_version
+        if counter[0] != seen:
+            raise RuntimeError(
+                f"{name}.backward: its output (a tensor of shape {shape}), which its backward reads, "
+                f"was changed in place after {name} made it (version {counter[0]}, {name} saw {seen}), "
+                f"so the gradient would be computed from the new values. {fix}{_where(node)}")
+
+
+def _where(node) -> str:
+    return f" The op was created at\n  {node.created_at}" if node.created_at else \
+        " (mg.detect_anomaly() shows where the op was created)"
 
 
 def constant(array) -> Tensor:

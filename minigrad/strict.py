@@ -19,6 +19,7 @@ import types
 import numpy as np
 
 _HOST_INPUT_OK = {"asarray", "array", "asanyarray"}   # CuPy copies host data in these
+_HOST_ONLY_ATTRIBUTES = {"ctypes"}                     # NumPy's raw host pointer
 
 
 def _refuse(what: str):
@@ -73,6 +74,11 @@ class StrictArray:
     def __getattr__(self, name):            # methods: reshape, sum, astype, copy, ...
         if name.startswith("__"):           # no __array_interface__ & co: no back door to NumPy
             raise AttributeError(name)
+        if name in _HOST_ONLY_ATTRIBUTES:   # a host pointer: CuPy arrays have no such attribute
+            raise AttributeError(
+                f"'strict' device arrays have no .{name}: it exposes host memory, which a GPU array "
+                "(CuPy) does not have; move the data to the host first (Tensor.numpy() or "
+                "backend.to_numpy())")
         attr = getattr(self._a, name)
         if callable(attr):
             return _wrap_function(attr, f"ndarray.{name}")

@@ -6,6 +6,15 @@ A tensor made by an op remembers the op's node (``_ctx``, a Function) so that
 
 The arithmetic operators and methods below only forward to the ops in minigrad/ops/;
 the math (and each derivative) lives there.
+
+Version counter: every tensor carries ``_version``, a one-element list shared with the
+tensors that view the same memory (``detach()``, and the outputs of ops whose result is a
+view of an input: reshape, transpose, basic slicing). Each in-place write through the
+Tensor API (``t[i] = v``) and each optimizer update adds one to it. A node of the graph
+notes the versions of the tensors its backward reads (its inputs and its output) when it
+is created; if one has changed by the time backward runs, the gradient would be computed
+from the new values, silently wrong, so backward raises instead (as PyTorch does).
+Writing into ``t.data`` directly is the escape hatch: a raw array write, not counted.
 """
 from __future__ import annotations
 
@@ -31,8 +40,13 @@ class Tensor:
       data     nested lists, Python or NumPy scalars, NumPy arrays, backend arrays, Tensors
       dtype    default: the array's dtype; float32 for Python floats
       device   "cpu", "cuda", "cuda:N" or "strict"; default: mg.get_default_device()
+
+    .data is the backend array itself. Writing into it (t.data[0] = 1) is a raw write that
+    autograd does not see: the escape hatch for code that knows no graph uses t. Write
+    through the tensor (t[0] = 1, under no_grad for a leaf that requires grad) to have the
+    change counted, so that a backward that would read the old values raises.
     """
-    __slots__ = ("data", "grad", "requires_grad", "device", "_ctx", "name", "__weakref__")
+    __slots__ = ("data", "grad", "requires_grad", "device", "_ctx", "name", "_version", "__weakref__")
     symbolic = False            # True for the placeholders of the functional API (symbolic.py)
 
     def __init__(self, data, requires_grad=False, dtype=None, device=None):
@@ -50,13 +64,17 @@ class Tensor:
         self.grad = None
         self._ctx = None
         self.name = None
+        self._version = [0]
         self.requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
 
     @classmethod
-    def _make(cls, data, requires_grad=False, ctx=None):
-        """Wrap a backend array without copying or checks (the ops' fast path)."""
+    def _make(cls, data, requires_grad=False, ctx=None, version=None):
+        """Wrap a backend array without copying or checks (the ops' fast path).
+
+        version: the counter to share (a tensor viewing another's memory); default a new one.
+        """
         if isinstance(data, backend.np.generic):   # NumPy turns 0-d results into scalars
             data = backend.np.asarray(data)
         t = object.__new__(cls)
@@ -66,6 +84,7 @@ class Tensor:
         t.requires_grad = requires_grad
         t._ctx = ctx
         t.name = None
+        t._version = [0] if version is None else version
         return t
 
     # ------------------------------------------------------------------ properties
@@ -115,16 +134,32 @@ class Tensor:
 
     def backward(self, grad=None, retain_graph=False, create_graph=False):
         """Accumulate dself/dleaf into every leaf's .grad (see minigrad.autograd.backward)."""
-        from .autograd import backward
-        backward(self, grad, retain_graph=retain_graph, create_graph=create_graph)
+        autograd.backward(self, grad, retain_graph=retain_graph, create_graph=create_graph)
 
     def zero_grad(self):
         """Forget the accumulated gradient (sets .grad to None)."""
         self.grad = None
 
     def detach(self):
-        """The same data, cut from the graph (shares memory, needs no grad)."""
-        return Tensor._make(self.data)
+        """The same data, cut from the graph (shares memory and the version counter, needs no grad)."""
+        return Tensor._make(self.data, version=self._version)
+
+    def clone(self):
+        """A copy of the data that stays in the graph (gradients flow back to self).
+
+        It is a cast to self's own dtype, which always copies. Clone a tensor before changing
+        it in place when the original is still needed by a backward.
+        """
+        return elementwise.Cast.apply(self, dtype=self.dtype)
+
+    @property
+    def version(self) -> int:
+        """How many in-place writes through the Tensor API this tensor's memory has had."""
+        return self._version[0]
+
+    def _bump_version(self) -> None:
+        """Count one in-place write (``t[i] = v``, an optimizer update)."""
+        self._version[0] += 1
 
     # ------------------------------------------------------------------ host and devices
     def numpy(self):
@@ -132,12 +167,68 @@ class Tensor:
         return backend.to_numpy(self.data)
 
     def item(self):
+        """The one element as a Python number (float(t) and int(t) do the same)."""
         if self.size != 1:
             raise ValueError(f"item() needs a tensor with one element, got shape {self.shape}")
         return self.data.reshape(()).item() if self.device == "cpu" else backend.to_numpy(self.data).item()
 
     def tolist(self):
         return backend.to_numpy(self.data).tolist()
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __index__(self):
+        """An integer 0-d tensor as an index (range(n), list[i])."""
+        if self.ndim != 0 or self.dtype.kind not in "iu":
+            raise TypeError(f"only a 0-d integer tensor can be used as an index, got shape "
+                            f"{self.shape} and dtype {self.dtype}")
+        return int(self.item())
+
+    # NumPy interop. np.asarray(t) on the CPU is the tensor's own array, a view that shares its
+    # memory (no copy), as np.asarray(array) is; writing into it is a raw write, like .data.
+    # Device tensors (cuda, strict) refuse implicit conversion like CuPy: call .numpy().
+    def __array__(self, dtype=None, copy=None):
+        if self.device != "cpu":
+            raise TypeError(f"cannot convert a tensor on {self.device!r} to a NumPy array implicitly "
+                            "(np.asarray / np.array); call t.numpy() for a host copy")
+        array = self.data
+        if dtype is not None and backend.np.dtype(dtype) != array.dtype:
+            if copy is False:
+                raise ValueError(f"np.asarray(tensor, dtype={dtype}, copy=False): converting "
+                                 f"{array.dtype} to {dtype} needs a copy")
+            return array.astype(dtype)
+        return array.copy() if copy else array
+
+    def __array_function__(self, func, types, args, kwargs):
+        """np.mean(t) & co. do not work on tensors: say what to call instead."""
+        name = func.__name__
+        instead = f"t.{name}(...)" if hasattr(Tensor, name) else f"np.{name}(t.numpy(), ...)"
+        raise TypeError(f"numpy.{name}() does not take minigrad tensors (it would drop the graph "
+                        f"and, on a GPU, need a host copy): call {instead} instead")
+
+    # DLPack: zero-copy exchange with NumPy, PyTorch, JAX, CuPy (np.from_dlpack(t),
+    # torch.from_dlpack(t)); the receiver shares this tensor's memory. mg.from_dlpack is the way in.
+    def __dlpack__(self, *, stream=None, max_version=None, dl_device=None, copy=None):
+        self._check_dlpack()
+        kwargs = {k: v for k, v in (("stream", stream), ("max_version", max_version),
+                                    ("dl_device", dl_device), ("copy", copy)) if v is not None}
+        return self.data.__dlpack__(**kwargs)
+
+    def __dlpack_device__(self):
+        self._check_dlpack()
+        return self.data.__dlpack_device__()
+
+    def _check_dlpack(self):
+        if self.symbolic:
+            raise TypeError(f"DLPack export of a symbolic tensor {self!r}: it has no data until the model runs")
+        if self.device == "strict":
+            raise TypeError("DLPack export of 'strict' device data is refused: the strict device stands "
+                            "for GPU memory, which a host library cannot view; use t.numpy() for a "
+                            "host copy, or exchange cpu (or cuda) tensors")
 
     def to(self, device=None, dtype=None):
         """Move to `device` and/or cast to `dtype`; differentiable, returns self if nothing changes."""
@@ -305,15 +396,19 @@ class Tensor:
         return movement.getitem(self, index)
 
     def __setitem__(self, index, value):
-        """In-place write; only allowed where no gradient can be affected."""
-        from .autograd import is_grad_enabled
-        if self.requires_grad and is_grad_enabled():
+        """In-place write; only allowed where no gradient can be affected.
+
+        It counts as a new version of the tensor: a graph that already used the old values
+        raises in backward instead of computing a wrong gradient.
+        """
+        if self.requires_grad and autograd.is_grad_enabled():
             raise RuntimeError("in-place assignment to a tensor that requires grad would corrupt "
                                "its gradient; do it under `with mg.no_grad():` or on a detached copy")
         index = movement.index_to_device(index, self)
         if isinstance(value, Tensor):
             value = value.data
         self.data[index] = value
+        self._version[0] += 1
 
 
 def as_operand(value, like=None) -> Tensor:
@@ -408,5 +503,14 @@ def arange(*args, dtype=None, device=None) -> Tensor:
         return Tensor._make(backend.xp_for(device).arange(*args, dtype=dtype))
 
 
-# The ops need Tensor, so they are imported after it is defined.
+def from_dlpack(x) -> Tensor:
+    """A tensor sharing the memory of `x`, any DLPack producer (a NumPy array, a torch tensor,
+    a CuPy array, ...): no copy. CPU data gives a cpu tensor, CUDA data a cuda one. The new
+    tensor is a leaf that needs no grad; writes through either side are seen by both."""
+    return Tensor._make(backend.from_dlpack(x))
+
+
+# The ops need Tensor, and autograd's walk makes Tensors: both import this module, so they
+# are imported after Tensor is defined (a cycle).
+from . import autograd  # noqa: E402
 from .ops import elementwise, linalg, movement, reduce  # noqa: E402

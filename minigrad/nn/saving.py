@@ -8,12 +8,19 @@ File layout (plain NumPy, readable with np.load):
 
 Atomic: the file is written under a temporary name in the same directory, flushed to disk,
 then renamed over the target with os.replace, which is atomic on POSIX and Windows. A save
-that dies half-way leaves the old file untouched (and no temporary file behind).
+that dies half-way leaves the old file untouched (see minigrad/files.py for the temporary
+files a killed save leaves and how the next save removes them).
+
+Loading checks before it changes anything: a truncated or damaged file, a file of another
+architecture or an optimizer state that does not fit raise an error naming the file and
+what is wrong, with every weight of the model as it was (read_checked, then assign_all).
 """
 from __future__ import annotations
 
 import json
 import os
+import zipfile
+import zlib
 
 import numpy as np
 
@@ -65,9 +72,25 @@ def check_shapes(records, shapes, source: str, saved_names=None, where="in the f
 
 
 def assign(param, array) -> None:
-    """Copy host data into a parameter in place (same object, same device and dtype)."""
-    param.data = backend.asarray(np.asarray(array), dtype=param.dtype, device=param.device)
+    """Give a parameter a copy of `array` (same Parameter object, its device and dtype).
+
+    Always a copy: the caller's array is never the parameter's storage, so training does not
+    write into it and two models given the same arrays (set_weights) do not share weights.
+    Counts as an in-place change of the parameter (its version), like an optimizer step.
+    """
+    source = array if backend.is_backend_array(array) else np.asarray(array)
+    data = backend.asarray(source, dtype=param.dtype, device=param.device)
+    if backend.buffer_key(data) == backend.buffer_key(source):
+        data = data.copy()
+    param.data = data
     param.grad = None
+    param._bump_version()
+
+
+def assign_all(records, weights) -> None:
+    """assign() each weight to its record's parameter (after read_checked found them fitting)."""
+    for (_, _, p), array in zip(records, weights):
+        assign(p, array)
 
 
 # ---------------------------------------------------------------------- optimizer state
@@ -137,15 +160,78 @@ def save(path, model, optimizer_state=None) -> str:
     return path
 
 
+class WeightsFileError(ValueError):
+    """A weights file that cannot be read: truncated, damaged, or not a minigrad weights file."""
+
+
+# What NumPy and zipfile raise for a damaged .npz: a truncated zip, a bad CRC, a cut-off
+# member, bytes that are not an .npz at all (np.load then takes them for a pickle).
+_DAMAGED = (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, KeyError, TypeError,
+            json.JSONDecodeError, UnicodeDecodeError)
+
+
+def _damaged(path, why) -> WeightsFileError:
+    return WeightsFileError(f"load_weights: {path} is not a readable minigrad weights file: {why}. "
+                            "Was the save interrupted, or the file copied only in part? Save the "
+                            "weights again (model.save_weights) or use another copy")
+
+
 def load(path):
-    """(weights, saved weight descriptions, packed optimizer state or None, optimizer arrays)."""
+    """(weights, saved weight descriptions, packed optimizer state or None, optimizer arrays).
+
+    Raises FileNotFoundError for a missing file and WeightsFileError, naming the file and
+    what is wrong, for one that is not a whole minigrad weights file.
+    """
     path = normalize_path(path)
-    with np.load(path, allow_pickle=False) as f:
-        if "__meta__" not in f.files:
-            raise ValueError(f"load_weights: {path} is not a minigrad weights file (no __meta__ entry)")
-        meta = json.loads(str(f["__meta__"]))
-        weights = [f[f"weight_{i:03d}"] for i in range(len(meta["weights"]))]
-        n_opt = sum(name.startswith("optimizer_") for name in f.files)
-        opt_arrays = [f[f"optimizer_{i:03d}"] for i in range(n_opt)]
-    names = [f"layer '{w['layer']}' ({w['type']}), weight '{w['name']}'" for w in meta["weights"]]
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"load_weights: no such file: {path}")
+    if not zipfile.is_zipfile(path):
+        raise _damaged(path, "it is not an .npz (zip) archive (truncated, or another kind of file)")
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            if "__meta__" not in f.files:
+                raise _damaged(path, "it has no __meta__ entry (an .npz written by something else?)")
+            meta = json.loads(str(f["__meta__"]))
+            if not isinstance(meta, dict) or not isinstance(meta.get("weights"), list):
+                raise _damaged(path, "its __meta__ entry is not minigrad's")
+            weights = [f[f"weight_{i:03d}"] for i in range(len(meta["weights"]))]
+            n_opt = sum(name.startswith("optimizer_") for name in f.files)
+            opt_arrays = [f[f"optimizer_{i:03d}"] for i in range(n_opt)]
+        names = [f"layer '{w['layer']}' ({w['type']}), weight '{w['name']}'" for w in meta["weights"]]
+    except WeightsFileError:
+        raise
+    except _DAMAGED as exc:
+        what = "a member is missing" if isinstance(exc, KeyError) else \
+            "it holds Python objects, not plain arrays" if "pickle" in str(exc) else \
+            f"{type(exc).__name__} while reading it"
+        raise _damaged(path, what) from None
+    for name, w in zip(names, weights):
+        if w.dtype.kind not in "fiub":
+            raise _damaged(path, f"{name} holds {w.dtype} data, not numbers")
     return weights, names, meta.get("optimizer"), opt_arrays
+
+
+def read_checked(model, path, optimizer=None, params=None):
+    """Read a weights file and check all of it against `model`, changing nothing.
+
+    optimizer: the model's optimizer when it already has its parameters (`params`, default its
+    bound ones); the saved optimizer state must then fit it too. Returns (records, weights,
+    optimizer state or None); then assign_all(records, weights) and load the state.
+    """
+    records = weight_records(model)
+    weights, names, packed, opt_arrays = load(path)
+    check_shapes(records, [w.shape for w in weights], f"load_weights: {normalize_path(path)}", names)
+    state = None
+    if packed is not None:
+        try:
+            state = unpack_state(packed, opt_arrays, model.device)
+        except (KeyError, IndexError, TypeError, ValueError):
+            raise _damaged(normalize_path(path), "its optimizer state is incomplete") from None
+        if optimizer is not None and hasattr(optimizer, "check_state_dict"):
+            try:
+                optimizer.check_state_dict(state, params)
+            except (KeyError, ValueError) as exc:
+                raise ValueError(f"load_weights: {normalize_path(path)}: the saved optimizer state does not "
+                                 f"fit this model's optimizer ({exc}); nothing was loaded. Load without it "
+                                 f"by recompiling with a fresh optimizer after loading, or save again") from None
+    return records, weights, state
