@@ -2,6 +2,7 @@
 
     from minigrad.interop import load_keras_weights, to_torch, from_torch_state_dict, export_onnx
     load_keras_weights(model, "cnn.weights.h5")     # Keras 3 .weights.h5 or legacy Keras 2 .h5
+    save_keras_weights(model, "for_keras.h5")       # Keras 2 layout, for keras_model.load_weights
     net = to_torch(model)                           # torch.nn.Sequential, weights copied
     from_torch_state_dict(model, net.state_dict())  # and back
     export_onnx(model, "model.onnx", input_shape=(1, 28, 28))
@@ -13,12 +14,17 @@ engine imports this package.
 """
 from __future__ import annotations
 
-__all__ = ["load_keras_weights", "to_torch", "from_torch_state_dict", "export_onnx"]
+__all__ = ["load_keras_weights", "save_keras_weights", "to_torch", "from_torch_state_dict", "export_onnx"]
 
 
 def load_keras_weights(model, path, *args, **kwargs):
     from .keras_h5 import load_keras_weights as load
     return load(model, path, *args, **kwargs)
+
+
+def save_keras_weights(model, path):
+    from .keras_h5 import save_keras_weights as save
+    return save(model, path)
 
 
 def to_torch(model):

@@ -4,6 +4,7 @@
     model = Sequential([Conv2D(32, 3, activation="relu", input_shape=(3, 64, 64)), ...])
     load_keras_weights(model, "cnn.weights.h5")      # Keras 3: model.save_weights(...)
     load_keras_weights(model, "cnn.h5")              # Keras 2 (legacy) .h5, e.g. the ImageNet files
+    save_keras_weights(model, "for_keras.h5")        # and out: keras_model.load_weights("for_keras.h5")
 
 The model is the minigrad equivalent of the Keras one: the same layers in the same order,
 NCHW where Keras is channels-last. Three file layouts are read (h5py needed):
@@ -30,6 +31,10 @@ Every weight is checked before any is copied; a file that does not fit raises na
 first minigrad layer that does not fit and the Keras weight it was matched with. Not
 converted: a Reshape or Permute of an image itself (Keras reshapes HWC data), which no
 weight permutation can express.
+
+save_keras_weights writes the other way: the legacy Keras 2 layout, Keras' layouts restored,
+one group per layer of the model (a nested model is one group, its trainable weights first,
+as Keras lists them), which Keras 2 and 3 read with model.load_weights("x.h5").
 """
 from __future__ import annotations
 
@@ -41,6 +46,7 @@ import numpy as np
 
 from ..nn import (Activation, BatchNormalization, Conv2D, Conv2DTranspose, Dense, Dropout, Flatten,
                   LeakyReLU, Reshape, Sequential)
+from ..files import atomic_write
 from ..nn.saving import assign, weight_records
 from . import walk
 
@@ -286,3 +292,59 @@ def _convert(model, matched, path):
             plan.append((param, _to_minigrad(owner, attr, np.asarray(array), orders.get(id(owner),
                                                                                    (None, None)))))
     return plan
+
+
+# ---------------------------------------------------------------------- minigrad -> Keras
+
+def _chw_to_hwc(array, image_shape, axis):
+    """The inverse of _hwc_to_chw: minigrad's flattened (C, H, W) order back to Keras' (H, W, C)."""
+    c, h, w = image_shape
+    moved = np.moveaxis(array, axis, 0)
+    rest = moved.shape[1:]
+    reordered = moved.reshape((c, h, w) + rest).transpose((1, 2, 0) + tuple(range(3, 3 + len(rest))))
+    return np.moveaxis(reordered.reshape((c * h * w,) + rest), 0, axis)
+
+
+def _to_keras(owner, attr, array, order):
+    """A minigrad array in Keras' layout: _to_minigrad undone."""
+    rows_from, columns_to = order
+    if attr == "kernel" and isinstance(owner, (Conv2D, Conv2DTranspose)):
+        return array.transpose(2, 3, 1, 0)
+    if isinstance(owner, Dense):
+        if attr == "kernel" and rows_from is not None:
+            array = _chw_to_hwc(array, rows_from, 0)
+        if columns_to is not None:
+            array = _chw_to_hwc(array, columns_to, array.ndim - 1)
+        return array
+    if isinstance(owner, BatchNormalization) and (rows_from or columns_to):
+        return _chw_to_hwc(array, rows_from or columns_to, 0)
+    return array
+
+
+def save_keras_weights(model, path) -> str:
+    """Write the built Sequential `model`'s weights as a Keras 2 (legacy) .h5 file; returns the path.
+
+    The Keras model that reads it is the equivalent one (channels-last where minigrad is NCHW).
+    """
+    h5py = _import_h5py()
+    walk.require_built(model, WHO.replace("load", "save"))
+    orders = _flat_image_orders(model)
+    layers = walk.sequence(model, "save_keras_weights")
+
+    def write(f):
+        with h5py.File(f, "w") as h5:
+            h5.attrs["layer_names"] = [layer.name.encode("utf8") for layer in layers]
+            h5.attrs["backend"] = b"minigrad"
+            h5.attrs["keras_version"] = b"2.15.0"    # the layout version; "1" would mean Keras 1 kernels
+            for layer in layers:
+                records = weight_records(layer)
+                if isinstance(layer, Sequential):    # Keras lists a nested model's trainable weights first
+                    records = [r for r in records if r[2].learnable] + [r for r in records if not r[2].learnable]
+                group = h5.create_group(layer.name)
+                names = []
+                for owner, attr, param in records:
+                    name = f"{owner.name}/{attr}:0"
+                    group[name] = _to_keras(owner, attr, param.numpy(), orders.get(id(owner), (None, None)))
+                    names.append(name.encode("utf8"))
+                group.attrs["weight_names"] = names
+    return atomic_write(os.fspath(path), write)
