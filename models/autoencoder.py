@@ -21,11 +21,29 @@ Everything here uses minigrad's public API only.
 """
 from __future__ import annotations
 
+import math
+
 import minigrad as mg
 from minigrad import losses
 from minigrad.nn import Dense, Module, Sequential
 
 __all__ = ["Autoencoder", "dense_stack"]
+
+
+def check_images(x: mg.Tensor, where: str) -> None:
+    """The checks every loss on pixels needs: a non-empty batch of values in [0, 1].
+
+    Both likelihoods here predict sigmoid outputs, so data outside [0, 1] (0-255 pixels, NaN)
+    would train towards nonsense without a word; stop at the first batch instead.
+    """
+    if x.ndim == 0 or x.shape[0] == 0:
+        raise ValueError(f"{where}: an empty batch (shape {tuple(x.shape)}); give at least one image")
+    low, high = float(x.min()), float(x.max())
+    if not (math.isfinite(low) and math.isfinite(high)):
+        raise ValueError(f"{where}: the batch holds NaN or inf pixels; clean the data first")
+    if low < 0 or high > 1:
+        raise ValueError(f"{where}: pixels must be in [0, 1], got values in [{low:g}, {high:g}]; "
+                         "scale 0-255 images by 1/255 (minigrad.data.load_mnist already does)")
 
 
 def dense_stack(sizes, input_dim: int, name: str | None = None) -> Sequential:
@@ -91,6 +109,7 @@ class Autoencoder(Module):
     def loss(self, x) -> mg.Tensor:
         """The mean over the batch of the per-image reconstruction loss (nats per image)."""
         x = self._as_input(x)
+        check_images(x, f"{type(self).__name__}.loss")
         return self.reconstruction_loss(x, self.decoder_logits(self.encode(x))).mean()
 
     def summary(self, print_fn=print) -> None:

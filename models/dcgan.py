@@ -45,7 +45,7 @@ import minigrad as mg
 from minigrad import losses
 from minigrad.nn import (Activation, BatchNormalization, Conv2D, Conv2DTranspose, Dense, Dropout,
                          Flatten, LeakyReLU, Reshape, Sequential, UpSampling2D, ZeroPadding2D)
-from minigrad.optim import Adam
+from minigrad.optim import Adam, check_finite_step
 
 LATENT_DIM = 100
 IMG_SHAPE = (1, 28, 28)
@@ -152,8 +152,7 @@ def frozen_weights(model):
     statistics), which is not keras-gan's discriminator during the generator step.
     """
     params = [p for p in model.weights if p.trainable]
-    moving = [(p, p.data.copy()) for bn in _batch_norms(model) if bn.built
-              for p in (bn.moving_mean, bn.moving_variance)]
+    moving = _moving_statistics(model)
     for p in params:
         p.trainable = False
     try:
@@ -161,8 +160,18 @@ def frozen_weights(model):
     finally:
         for p in params:
             p.trainable = True
-        for p, data in moving:
-            p.data = data
+        _restore(moving)
+
+
+def _moving_statistics(model):
+    """Copies of the batch-norm moving statistics, which every training-mode forward updates."""
+    return [(p, p.data.copy()) for bn in _batch_norms(model) if bn.built
+            for p in (bn.moving_mean, bn.moving_variance)]
+
+
+def _restore(copies):
+    for p, data in copies:
+        p.data = data
 
 
 class DCGAN:
@@ -251,10 +260,16 @@ class DCGAN:
     def train_generator(self, z):
         """One Adam step of G through the frozen discriminator; returns G's loss."""
         z = mg.tensor(np.asarray(z), dtype=self.generator.dtype, device=self.generator.device)
+        moving = _moving_statistics(self.generator)
         with frozen_weights(self.discriminator):
             self.g_optimizer.zero_grad()
             loss = self.generator_loss(z)
             loss.backward()
+            try:     # before the update: a NaN/inf step would ruin G, so stop with G as it was
+                check_finite_step("DCGAN.train_generator (G's loss)", loss, self.g_optimizer.params)
+            except FloatingPointError:
+                _restore(moving)         # the forward pass moved G's batch-norm statistics too
+                raise
             self.g_optimizer.step()
         return loss.item()
 
@@ -276,6 +291,9 @@ class DCGAN:
         "d_acc_fake"}; d_loss and d_acc are the means over the real and the fake batch.
         """
         real = np.asarray(real)
+        if real.ndim != 1 + len(self.img_shape) or len(real) == 0:
+            raise ValueError(f"DCGAN.train_step: real must be a non-empty batch of images (N, "
+                             f"{', '.join(map(str, self.img_shape))}), got shape {real.shape}")
         z = self.noise(len(real)) if z is None else np.asarray(z, dtype=np.float32)
         fake = self.generate(z, batch_size=len(z))                  # G in inference mode
         loss_real, acc_real, loss_fake, acc_fake = self.train_discriminator(real, fake)

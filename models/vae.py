@@ -45,9 +45,9 @@ import math
 import minigrad as mg
 from minigrad import losses
 from minigrad.nn import Conv2D, Conv2DTranspose, Dense, Flatten, Module, Reshape, Sequential
-from minigrad.optim import Adam
+from minigrad.optim import Adam, check_finite_step
 
-from .autoencoder import dense_stack
+from .autoencoder import check_images, dense_stack
 
 __all__ = ["VAE", "MLPVAE", "ConvVAE", "Trainer", "LIKELIHOODS"]
 
@@ -154,6 +154,7 @@ class VAE(Module):
         the negative ELBO (one-sample estimate). per_image=True returns the (N,) tensors instead.
         """
         x = self._as_input(x)
+        check_images(x, f"{type(self).__name__}.loss")
         z_mean, z_log_var = self.encode(x)
         z = self.reparameterize(z_mean, z_log_var, eps)
         recon = self.reconstruction_loss(x, self.decoder_logits(z))
@@ -256,12 +257,17 @@ class Trainer:
 
     The first loss term is the one minimised; the others are reported. Names come from
     model.loss_names (("loss",) for the autoencoder).
+
+    A step whose loss or any gradient is NaN/inf stops with FloatingPointError before the
+    update, naming the step and the first non-finite quantity: the weights stay those of the
+    last good step. `steps` counts the updates made.
     """
 
     def __init__(self, model, lr: float = 1e-3, optimizer=None):
         self.model = model
         self.optimizer = optimizer if optimizer is not None else Adam(model.parameters(), lr=lr)
         self.names = tuple(getattr(model, "loss_names", ("loss",)))
+        self.steps = 0
 
     def _terms(self, out):
         return out if isinstance(out, (tuple, list)) else (out,)
@@ -272,14 +278,19 @@ class Trainer:
         self.optimizer.zero_grad()
         terms = self._terms(self.model.loss(x))
         terms[0].backward()
+        check_finite_step(f"Trainer.step (update {self.steps + 1}, loss term '{self.names[0]}')",
+                          terms[0], self.optimizer.params)
         self.optimizer.step()
+        self.steps += 1
         return {name: float(t.item()) for name, t in zip(self.names, terms)}
 
     def evaluate(self, x, batch_size: int = 500) -> dict:
         """Loss terms averaged over every image of x (one posterior sample each), no update."""
+        n = len(x)
+        if n == 0:
+            raise ValueError("Trainer.evaluate: no images to score (x is empty)")
         self.model.eval()
         totals = dict.fromkeys(self.names, 0.0)
-        n = len(x)
         with mg.no_grad():
             for start in range(0, n, batch_size):
                 xb = x[start:start + batch_size]
