@@ -471,3 +471,279 @@ def test_channel_mismatch_names_the_op_and_both_shapes():
 def test_clear_errors(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+# ----------------------------------------------------------------------------- grouped convolution
+
+@st.composite
+def grouped_geometries(draw, transpose=False, max_hw=5):
+    """conv2d (or conv_transpose2d) arguments with groups > 1 dividing both channel counts."""
+    groups = draw(st.integers(2, 3))
+    c_in, c_out = groups * draw(st.integers(1, 2)), groups * draw(st.integers(1, 2))
+    n, k, s = draw(st.integers(1, 2)), draw(st.integers(1, 3)), draw(st.integers(1, 2))
+    pad = draw(st.integers(0, 1))
+    h = draw(st.integers(max(1, k - 2 * pad), max_hw))
+    w = draw(st.integers(max(1, k - 2 * pad), max_hw))
+    if transpose:
+        h, w = min(h, 3), min(w, 3)
+        pad = min(pad, ((min(h, w) - 1) * s + k - 1) // 2)    # leaves at least one output pixel
+        return dict(x_shape=(n, c_in, h, w), w_shape=(c_in, c_out // groups, k, k),
+                    stride=s, padding=pad, groups=groups)
+    return dict(x_shape=(n, c_in, h, w), w_shape=(c_out, c_in // groups, k, k), stride=s,
+                padding=pad, groups=groups)
+
+
+def naive_grouped(naive, x, w, groups, transpose=False, **kw):
+    """A grouped convolution as `groups` separate ones on slices of the channels, concatenated."""
+    xs = np.split(x, groups, axis=1)
+    ws = np.split(w, groups, axis=0)
+    return np.concatenate([naive(xg, wg, **kw) for xg, wg in zip(xs, ws)], axis=1)
+
+
+@given(grouped_geometries(), seeds)
+def test_grouped_conv2d_matches_separate_convolutions(device, g, seed):
+    x, w = _normal(seed, g["x_shape"], g["w_shape"])
+    y = conv2d(to_device(x, device), to_device(w, device), stride=g["stride"], padding=g["padding"],
+               groups=g["groups"])
+    expected = naive_grouped(naive_conv2d, x, w, g["groups"], stride=(g["stride"],) * 2,
+                             padding=g["padding"], dilation=(1, 1))
+    np.testing.assert_allclose(y.numpy(), expected, rtol=1e-10, atol=1e-12)
+
+
+@given(grouped_geometries(transpose=True), seeds)
+def test_grouped_conv_transpose2d_matches_separate_ones(device, g, seed):
+    x, w = _normal(seed, g["x_shape"], g["w_shape"])
+    y = conv_transpose2d(to_device(x, device), to_device(w, device), stride=g["stride"],
+                         padding=g["padding"], groups=g["groups"])
+    expected = naive_grouped(naive_conv_transpose2d, x, w, g["groups"], stride=(g["stride"],) * 2,
+                             padding=g["padding"], output_padding=(0, 0), dilation=(1, 1))
+    np.testing.assert_allclose(y.numpy(), expected, rtol=1e-10, atol=1e-12)
+
+
+@given(grouped_geometries(), seeds)
+def test_grouped_conv2d_gradients(device, g, seed):
+    x, w, b = (to_device(a, device, requires_grad=True)
+               for a in _normal(seed, g["x_shape"], g["w_shape"], g["w_shape"][:1]))
+    kw = dict(stride=g["stride"], padding=g["padding"], groups=g["groups"])
+    assert mg.gradcheck(lambda x, w, b: conv2d(x, w, b, **kw), x, w, b)
+
+
+@given(grouped_geometries(transpose=True), seeds)
+def test_grouped_conv_transpose2d_gradients(device, g, seed):
+    x, w = (to_device(a, device, requires_grad=True) for a in _normal(seed, g["x_shape"], g["w_shape"]))
+    kw = dict(stride=g["stride"], padding=g["padding"], groups=g["groups"])
+    assert mg.gradcheck(lambda x, w: conv_transpose2d(x, w, **kw), x, w)
+
+
+@fewer_examples
+@given(grouped_geometries(max_hw=4), seeds)
+def test_grouped_conv2d_second_order(device, g, seed):
+    x, w = (to_device(a, device, requires_grad=True) for a in _normal(seed, g["x_shape"], g["w_shape"]))
+    kw = dict(stride=g["stride"], padding=g["padding"], groups=g["groups"])
+    assert mg.gradgradcheck(lambda x, w: conv2d(x, w, **kw), x, w)
+
+
+@fewer_examples
+@given(grouped_geometries(transpose=True), seeds)
+def test_grouped_conv_transpose2d_second_order(device, g, seed):
+    x, w = (to_device(a, device, requires_grad=True) for a in _normal(seed, g["x_shape"], g["w_shape"]))
+    kw = dict(stride=g["stride"], padding=g["padding"], groups=g["groups"])
+    assert mg.gradgradcheck(lambda x, w: conv_transpose2d(x, w, **kw), x, w)
+
+
+def test_depthwise_conv2d_is_one_filter_per_channel(device):
+    """groups = C_in: channel c is convolved with its own filter w[c, 0] and nothing else."""
+    rng = np.random.default_rng(4)
+    x, w = rng.standard_normal((2, 3, 6, 5)), rng.standard_normal((3, 1, 3, 3))
+    y = conv2d(to_device(x, device), to_device(w, device), padding=1, groups=3).numpy()
+    for c in range(3):
+        alone = naive_conv2d(x[:, c:c + 1], w[c:c + 1], stride=(1, 1), padding=1, dilation=(1, 1))
+        np.testing.assert_allclose(y[:, c:c + 1], alone, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("case", [
+    dict(x=(2, 4, 7, 6), w=(6, 2, 3, 3), stride=1, padding=1, dilation=1, groups=2),
+    dict(x=(3, 6, 8, 8), w=(6, 1, 3, 3), stride=2, padding=(1, 0), dilation=1, groups=6),
+    dict(x=(2, 6, 9, 7), w=(3, 2, 2, 3), stride=(1, 2), padding=2, dilation=(2, 1), groups=3),
+])
+def test_grouped_matches_pytorch_values_and_gradients(case):
+    torch = pytest.importorskip("torch")
+    tf = torch.nn.functional
+    rng = np.random.default_rng(5)
+    x, w, b = rng.standard_normal(case["x"]), rng.standard_normal(case["w"]), rng.standard_normal(case["w"][0])
+    kw = {k: case[k] for k in ("stride", "padding", "dilation", "groups")}
+    xs, ws, bs = (mg.tensor(a, requires_grad=True) for a in (x, w, b))
+    xt, wt, bt = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
+    y, yt = conv2d(xs, ws, bs, **kw), tf.conv2d(xt, wt, bt, **kw)
+    np.testing.assert_allclose(y.numpy(), yt.detach().numpy(), rtol=1e-10, atol=1e-12)
+    g = rng.standard_normal(y.shape)
+    y.backward(mg.tensor(g))
+    yt.backward(torch.tensor(g))
+    for ours, theirs in ((xs, xt), (ws, wt), (bs, bt)):
+        np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-10, atol=1e-12)
+    # the transposed convolution with the same weights: w is (C_in, C_out/groups, kh, kw) there
+    y_in = rng.standard_normal((case["x"][0], case["w"][0]) + tuple(y.shape[2:]))
+    ys, yts = mg.tensor(y_in, requires_grad=True), torch.tensor(y_in, requires_grad=True)
+    wt2 = torch.tensor(w, requires_grad=True)
+    ws2 = mg.tensor(w, requires_grad=True)
+    out = conv_transpose2d(ys, ws2, **kw)
+    out_t = tf.conv_transpose2d(yts, wt2, **kw)
+    np.testing.assert_allclose(out.numpy(), out_t.detach().numpy(), rtol=1e-10, atol=1e-12)
+    g2 = rng.standard_normal(out.shape)
+    out.backward(mg.tensor(g2))
+    out_t.backward(torch.tensor(g2))
+    np.testing.assert_allclose(ys.grad.numpy(), yts.grad.numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(ws2.grad.numpy(), wt2.grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: conv2d(mg.zeros(1, 4, 5, 5), mg.zeros(4, 2, 3, 3), groups=3), r"conv2d: x has 4 channels, which groups=3"),
+    (lambda: conv2d(mg.zeros(1, 4, 5, 5), mg.zeros(3, 2, 3, 3), groups=2), r"conv2d: w \(C_out\) has 3 channels"),
+    (lambda: conv2d(mg.zeros(1, 4, 5, 5), mg.zeros(4, 4, 3, 3), groups=2), r"conv2d: x has 4 channels .* w expects 4 per group.*C_in / groups=2 = 2"),
+    (lambda: conv2d(mg.zeros(1, 4, 5, 5), mg.zeros(4, 4, 3, 3), groups=0), r"conv2d: groups must be >= 1"),
+    (lambda: conv_transpose2d(mg.zeros(1, 3, 5, 5), mg.zeros(3, 1, 3, 3), groups=2), r"conv_transpose2d: x has 3 channels, which groups=2"),
+])
+def test_grouped_errors(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+# ----------------------------------------------------------------------------- both column orders
+
+@pytest.mark.parametrize("batch_last", [False, True], ids=["nchw-columns", "batch-last-columns"])
+@fewer_examples
+@given(conv_geometries(), seeds)
+def test_both_column_orders_give_the_same_convolutions(monkeypatch, device, batch_last, g, seed):
+    """The layout switch (_batch_last) picks a column order by image size; force each one."""
+    from minigrad.ops import conv as conv_module
+    monkeypatch.setattr(conv_module, "_batch_last", lambda n, out_w: batch_last)
+    x, w = _normal(seed, g["x_shape"], g["w_shape"])
+    kw = _settings(g, "stride", "padding", "dilation")
+    y = conv2d(to_device(x, device), to_device(w, device), **kw)
+    np.testing.assert_allclose(y.numpy(), naive_conv2d(x, w, **kw), rtol=1e-10, atol=1e-12)
+    xt, wt = to_device(x, device, requires_grad=True), to_device(w, device, requires_grad=True)
+    assert mg.gradcheck(lambda x, w: conv2d(x, w, **kw), xt, wt)
+    # the adjoint, with conv2d's w read as conv_transpose2d's (C_in, C_out, kh, kw)
+    z = _normal(seed + 1, y.shape)[0]
+    kw_t = dict(kw, output_padding=_back_to_input(g))
+    back = conv_transpose2d(to_device(z, device), to_device(w, device), **kw_t)
+    np.testing.assert_allclose(back.numpy(), naive_conv_transpose2d(z, w, **kw_t), rtol=1e-10, atol=1e-12)
+    zt = to_device(z, device, requires_grad=True)
+    assert mg.gradcheck(lambda z, w: conv_transpose2d(z, w, **kw_t), zt, wt)
+
+
+def test_column_order_rule():
+    from minigrad.ops.conv import _batch_last
+    assert _batch_last(64, 14) and _batch_last(32, 7) and _batch_last(64, 4)
+    assert not _batch_last(32, 28) and not _batch_last(64, 28) and not _batch_last(1, 4)
+
+
+# ----------------------------------------------------------------------------- pooling options
+
+@st.composite
+def padded_pool_geometries(draw, max_hw=6):
+    """(x shape, kernel, stride, padding, ceil_mode) within PyTorch's rules (padding <= k/2)."""
+    n, c = draw(st.integers(1, 2)), draw(st.integers(1, 2))
+    kernel = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    padding = tuple(draw(st.integers(0, k // 2)) for k in kernel)
+    h = draw(st.integers(max(1, kernel[0] - 2 * padding[0]), max_hw))
+    w = draw(st.integers(max(1, kernel[1] - 2 * padding[1]), max_hw))
+    stride = draw(st.none() | st.tuples(st.integers(1, 3), st.integers(1, 3)))
+    return (n, c, h, w), kernel, stride, padding, draw(st.booleans())
+
+
+def naive_pool_pytorch(x, kernel, stride, padding, ceil_mode, reduce, count_include_pad=True):
+    """PyTorch's pooling, by loops over output pixels (its documented output-size rule)."""
+    stride = kernel if stride is None else stride
+    N, C, H, W = x.shape
+    sizes = []
+    for n, k, s, p in zip((H, W), kernel, stride, padding):
+        out = -(-(n + 2 * p - k) // s) + 1 if ceil_mode else (n + 2 * p - k) // s + 1
+        if ceil_mode and (out - 1) * s >= n + p:
+            out -= 1
+        sizes.append(out)
+    y = np.zeros((N, C) + tuple(sizes))
+    for i in range(sizes[0]):
+        for j in range(sizes[1]):
+            r0, c0 = i * stride[0] - padding[0], j * stride[1] - padding[1]
+            r1, c1 = min(r0 + kernel[0], H + padding[0]), min(c0 + kernel[1], W + padding[1])
+            window = x[:, :, max(r0, 0):min(r1, H), max(c0, 0):min(c1, W)]
+            if reduce == "max":
+                y[:, :, i, j] = window.max(axis=(2, 3))
+            else:
+                count = (r1 - r0) * (c1 - c0) if count_include_pad else window.shape[2] * window.shape[3]
+                y[:, :, i, j] = window.sum(axis=(2, 3)) / count
+    return y
+
+
+@given(padded_pool_geometries(), st.booleans(), seeds)
+def test_padded_pools_match_pytorch_semantics(device, geometry, include_pad, seed):
+    shape, kernel, stride, padding, ceil_mode = geometry
+    x = _normal(seed, shape)[0]
+    t = to_device(x, device)
+    np.testing.assert_allclose(max_pool2d(t, kernel, stride, padding, ceil_mode).numpy(),
+                               naive_pool_pytorch(x, kernel, stride, padding, ceil_mode, "max"), rtol=1e-12)
+    np.testing.assert_allclose(
+        avg_pool2d(t, kernel, stride, padding, ceil_mode, count_include_pad=include_pad).numpy(),
+        naive_pool_pytorch(x, kernel, stride, padding, ceil_mode, "avg", include_pad), rtol=1e-12)
+
+
+@given(padded_pool_geometries(), st.booleans(), seeds)
+def test_padded_pool_gradients(device, geometry, include_pad, seed):
+    shape, kernel, stride, padding, ceil_mode = geometry
+    x = to_device(distinct_values(seed, shape), device, requires_grad=True)
+    assert mg.gradcheck(lambda x: max_pool2d(x, kernel, stride, padding, ceil_mode), x)
+    assert mg.gradcheck(lambda x: avg_pool2d(x, kernel, stride, padding, ceil_mode, include_pad), x)
+
+
+@fewer_examples
+@given(padded_pool_geometries(max_hw=4), seeds)
+def test_padded_pools_second_order(device, geometry, seed):
+    shape, kernel, stride, padding, ceil_mode = geometry
+    x = to_device(distinct_values(seed, shape), device, requires_grad=True)
+    assert mg.gradgradcheck(lambda x: max_pool2d(x, kernel, stride, padding, ceil_mode), x)
+    assert mg.gradgradcheck(lambda x: avg_pool2d(x, kernel, stride, padding, ceil_mode, False), x)
+
+
+def test_padded_pools_match_pytorch():
+    torch = pytest.importorskip("torch")
+    tf = torch.nn.functional
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((2, 3, 9, 8))
+    for kernel, stride, padding, ceil_mode in [(3, 2, 1, True), (3, 2, 1, False), ((2, 3), (2, 2), (1, 0), True),
+                                               (2, 3, 0, True), (3, 3, 1, True)]:
+        for include_pad in (True, False):
+            xs, xt = mg.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+            ys = avg_pool2d(xs, kernel, stride, padding, ceil_mode, include_pad)
+            yt = tf.avg_pool2d(xt, kernel, stride, padding, ceil_mode, include_pad)
+            np.testing.assert_allclose(ys.numpy(), yt.detach().numpy(), rtol=1e-12)
+            g = rng.standard_normal(ys.shape)
+            ys.backward(mg.tensor(g))
+            yt.backward(torch.tensor(g))
+            np.testing.assert_allclose(xs.grad.numpy(), xt.grad.numpy(), rtol=1e-12)
+        xs, xt = mg.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+        ys, yt = max_pool2d(xs, kernel, stride, padding, ceil_mode), tf.max_pool2d(xt, kernel, stride, padding,
+                                                                                  ceil_mode=ceil_mode)
+        np.testing.assert_allclose(ys.numpy(), yt.detach().numpy())
+        g = rng.standard_normal(ys.shape)
+        ys.backward(mg.tensor(g))
+        yt.backward(torch.tensor(g))
+        np.testing.assert_allclose(xs.grad.numpy(), xt.grad.numpy(), rtol=1e-12)
+
+
+def test_pool_padding_errors():
+    with pytest.raises(ValueError, match=r"max_pool2d: padding \(2, 2\) must be at most half the window"):
+        max_pool2d(mg.zeros(1, 1, 5, 5), 3, padding=2)
+    with pytest.raises(ValueError, match=r"avg_pool2d: padding must be >= 0"):
+        avg_pool2d(mg.zeros(1, 1, 5, 5), 3, padding=-1)
+
+
+# ----------------------------------------------------------------------------- upsample's own nodes
+
+def test_upsample_backward_is_the_block_sum(device):
+    x = to_device(np.zeros((1, 1, 2, 3)), device, requires_grad=True)
+    y = upsample(x, (2, 3))
+    g = np.arange(36.0).reshape(1, 1, 4, 9)
+    y.backward(to_device(g, device))
+    expected = g.reshape(1, 1, 2, 2, 3, 3).sum(axis=(3, 5))
+    np.testing.assert_array_equal(x.grad.numpy(), expected)

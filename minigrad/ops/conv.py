@@ -5,14 +5,24 @@ A convolution is a matrix product in disguise (im2col):
     y[n, o, i, j] = sum_{c, a, b} w[o, c, a, b] * x_pad[n, c, i*sh + a*dh, j*sw + b*dw]
 
 Copy every kh x kw patch of the (padded) input into one column of a matrix, "cols", of
-shape (C_in*kh*kw, Ho*Wo*N); then Y = W @ cols with W = w as a (C_out, C_in*kh*kw) matrix:
-ONE big GEMM does all the arithmetic. The copy itself is a strided *view* of the input
-(as_strided: the patches overlap in memory, nothing is copied until the reshape).
+shape (C_in*kh*kw, N*Ho*Wo); then Y = W @ cols with W = w as a (C_out, C_in*kh*kw) matrix:
+ONE big GEMM does all the arithmetic, for the whole batch. The copy itself is a strided
+*view* of the padded image (as_strided: the patches overlap in memory, nothing is copied
+until the reshape); its columns run over (sample, row, column), so the copy reads the
+NCHW image in runs along its rows, and the GEMM's result (C_out, N, Ho, Wo) needs only one
+cheap swap of its two leading axes to be an NCHW image again. For small images (a few
+pixels wide) those runs are too short, and the columns run over (row, column, sample)
+instead, "batch-last": see _batch_last. Both orders give the same numbers; tests force each.
 
 Running it backwards, cols = W^T @ Y, and "col2im" adds every column back onto the patch
 it came from (overlapping patches add up): that is conv_transpose2d, which is also exactly
 conv2d's gradient with respect to its input. col2im loops over the kh*kw kernel offsets,
 each one a strided slice-add of a whole image, never over pixels.
+
+Grouped convolution (groups=G) splits the input channels and the filters into G groups;
+group k's filters see only group k's channels. cols' rows are ordered (channel, a, b), so
+group k's rows are one contiguous block, and the G products are one batched matmul:
+(G, C_out/G, K/G) @ (G, K/G, N*Ho*Wo). groups = C_in is a depthwise convolution.
 
 Three fused nodes, each bilinear in its two inputs, so each backward is made of the other
 two and gradients of any order work:
@@ -21,19 +31,20 @@ two and gradients of any order work:
     ConvTranspose2d(y, w)   x  = conv^T(y, w)       (the adjoint of x -> conv(x, w))
     Conv2dFilterGrad(x, g)  dw = dL/dw of conv(x, w) when g = dL/dy
 
-Inside them images are kept "batch-last", (C, H, W, N): the columns of cols then run over
-(row, column, sample), so the GEMM result is an image again, and each slice-add of col2im
-moves runs of N adjacent numbers instead of single strided ones (2-3x faster on a CPU).
-
 Pooling: Unfold2d copies the windows out as a (kh, kw, N, C, Ho, Wo) array; max/avg pooling
-are a max/mean over its two leading axes, whose backward (Tensor.max: ties share equally)
-lands on the windows, and Fold2d (col2im again) adds those back onto the image.
+are a max/sum over its two leading axes, whose backward (Tensor.max: ties share equally)
+lands on the windows, and Fold2d (col2im again) adds those back onto the image. Padding
+(-inf for max, zeros for the average) and ceil_mode follow PyTorch.
+Upsampling has its own pair of nodes: nearest-neighbour copies forward, and backward the
+sum of each block, taken as sh*sw strided slice-adds (much faster than a generic reduction
+over two tiny axes).
 """
 from __future__ import annotations
 
+import math
 import operator
 
-from ..function import Function, xp_of
+from ..function import Function, constant, xp_of
 from ..tensor import Tensor
 from . import movement
 
@@ -79,65 +90,116 @@ def _col2im(cols, canvas_shape, stride, dilation, h_axis):
     return canvas
 
 
-def _batch_last(x, padding):
-    """(N, C, H, W) image -> zero-padded (C, H+pt+pb, W+pl+pr, N) copy (pad and transpose in one go)."""
-    xp = xp_of(x)
-    N, C, H, W = x.shape
+def _batch_last(n, out_w):
+    """Which column order cols uses for a batch of n images whose output rows are out_w wide.
+
+    Copying patches moves runs of adjacent numbers. In NCHW the runs are image rows, which
+    is right for wide images; for small ones (the discriminator's 7x7 and 4x4) runs of 4-7
+    numbers make the copies 3-6x slower, and "batch-last" order (C, H, W, N), whose runs are
+    the n samples of one pixel, wins, at the price of two transposing copies. Measured on
+    the DCGAN's shapes (batch 32/64): NCHW from 28 pixels wide, batch-last up to 14.
+    """
+    return out_w < min(n, 16)
+
+
+def _pad(x, padding, batch_last=False):
+    """A zero-padded copy of an NCHW image, as (N, C, H', W') or batch-last (C, H', W', N).
+
+    x itself when there is nothing to pad or transpose.
+    """
     (pt, pb), (pl, pr) = padding
-    out = xp.zeros((C, H + pt + pb, W + pl + pr, N), dtype=x.dtype)
-    out[:, pt:pt + H, pl:pl + W, :] = x.transpose(1, 2, 3, 0)
+    N, C, H, W = x.shape
+    if batch_last:
+        out = xp_of(x).zeros((C, H + pt + pb, W + pl + pr, N), dtype=x.dtype)
+        out[:, pt:pt + H, pl:pl + W, :] = x.transpose(1, 2, 3, 0)
+        return out
+    if pt == pb == pl == pr == 0:
+        return x
+    out = xp_of(x).zeros((N, C, H + pt + pb, W + pl + pr), dtype=x.dtype)
+    out[:, :, pt:pt + H, pl:pl + W] = x
     return out
 
 
-def _from_batch_last(image):
-    """(C, H, W, N) -> a contiguous (N, C, H, W) array."""
-    return xp_of(image).ascontiguousarray(image.transpose(3, 0, 1, 2))
+def _im2col(x, kernel, out_hw, stride, padding, dilation, batch_last):
+    """NCHW image -> cols (C*kh*kw, N*Ho*Wo): the patch under each output pixel as a column.
+
+    Rows are ordered (channel, a, b); columns (sample, row, column), or (row, column, sample)
+    when batch_last.
+    """
+    N, C = x.shape[:2]
+    rows, columns = C * kernel[0] * kernel[1], N * out_hw[0] * out_hw[1]
+    if batch_last:
+        view = _windows(_pad(x, padding, True), kernel, out_hw, stride, dilation, h_axis=1)
+        return view.transpose(2, 0, 1, 3, 4, 5).reshape(rows, columns)   # from (kh, kw, C, Ho, Wo, N)
+    view = _windows(_pad(x, padding), kernel, out_hw, stride, dilation, h_axis=2)
+    return view.transpose(3, 0, 1, 2, 4, 5).reshape(rows, columns)       # from (kh, kw, N, C, Ho, Wo)
 
 
-def _to_matrix(y):
-    """(N, C, H, W) image -> (C, H*W*N) matrix, columns ordered (row, column, sample) like cols'."""
+def _to_matrix(y, batch_last):
+    """(N, C, H, W) image -> (C, N*H*W) matrix, its columns in cols' order."""
     N, C, H, W = y.shape
-    return y.transpose(1, 2, 3, 0).reshape(C, H * W * N)     # explicit sizes: N may be 0
+    return y.transpose((1, 2, 3, 0) if batch_last else (1, 0, 2, 3)).reshape(C, N * H * W)
 
 
-def _im2col(x_bl, kernel, out_hw, stride, dilation):
-    """Batch-last padded image (C, Hp, Wp, N) -> cols (C*kh*kw, Ho*Wo*N), one patch per column."""
-    C, N = x_bl.shape[0], x_bl.shape[3]
-    view = _windows(x_bl, kernel, out_hw, stride, dilation, h_axis=1)    # (kh, kw, C, Ho, Wo, N)
-    return view.transpose(2, 0, 1, 3, 4, 5).reshape(C * kernel[0] * kernel[1], out_hw[0] * out_hw[1] * N)
+def _to_image(matrix, N, hw, batch_last):
+    """(C, N*H*W) matrix, columns in cols' order -> a contiguous (N, C, H, W) image."""
+    C, (H, W) = matrix.shape[0], hw
+    if batch_last:
+        image = matrix.reshape(C, H, W, N).transpose(3, 0, 1, 2)
+    else:
+        image = matrix.reshape(C, N, H, W).transpose(1, 0, 2, 3)
+    return xp_of(matrix).ascontiguousarray(image)
 
 
-def _cols_to_image(cols, kernel, out_hw, canvas_hw, stride, dilation):
-    """cols (C*kh*kw, Ho*Wo*N) -> batch-last image (C, Hc, Wc, N): _im2col's adjoint."""
-    (kh, kw), (Ho, Wo) = kernel, out_hw
-    C, N = cols.shape[0] // (kh * kw), cols.shape[1] // (Ho * Wo)
-    windows = cols.reshape(C, kh, kw, Ho, Wo, N).transpose(1, 2, 0, 3, 4, 5)   # (kh, kw, C, Ho, Wo, N)
-    return _col2im(windows, (C,) + tuple(canvas_hw) + (N,), stride, dilation, h_axis=1)
+def _by_group(matrix, groups):
+    """(R, ...) -> (groups, R/groups, rest): the rows of each group as one matrix."""
+    return matrix.reshape(groups, matrix.shape[0] // groups, -1)
+
+
+def _weight_matrix(w, groups):
+    """w (C_out, C_in/groups, kh, kw) -> (groups, C_out/groups, C_in/groups*kh*kw)."""
+    return w.reshape(groups, w.shape[0] // groups, -1)
+
+
+def _conv2d(x, w, stride, padding, dilation, out_hw, groups):
+    """The arrays of conv2d: Y = W @ cols(x), one product per group, back to NCHW."""
+    N, C_out = x.shape[0], w.shape[0]
+    batch_last = _batch_last(N, out_hw[1])
+    cols = _im2col(x, w.shape[2:], out_hw, stride, padding, dilation, batch_last)
+    y = _weight_matrix(w, groups) @ _by_group(cols, groups)                 # (G, C_out/G, N*Ho*Wo)
+    return _to_image(y.reshape(C_out, -1), N, out_hw, batch_last)
+
+
+def _filter_grad(cols, g, weight_shape, groups, batch_last):
+    """dw = G @ cols^T per group, with cols = im2col of conv2d's input and g = dL/dy."""
+    g_mat = _by_group(_to_matrix(g, batch_last), groups)                    # (G, C_out/G, N*Ho*Wo)
+    return (g_mat @ _by_group(cols, groups).swapaxes(1, 2)).reshape(weight_shape)
+
+
+def _flipped_kernel(w, groups):
+    """w (C_y, C_x/G, kh, kw) -> (C_x, C_y/G, kh, kw): channel axes swapped within each group,
+    flipped in space. The conv2d by it is the adjoint (transpose) of the stride-1 conv2d by w."""
+    C_y, C_xg, kh, kw = w.shape
+    swapped = w.reshape(groups, C_y // groups, C_xg, kh, kw).transpose(0, 2, 1, 3, 4)
+    return xp_of(w).ascontiguousarray(swapped[:, :, :, ::-1, ::-1]).reshape(
+        groups * C_xg, C_y // groups, kh, kw)
 
 
 # ----------------------------------------------------------------------------- convolution
 
-def _conv2d(x, w, stride, padding, dilation, out_hw):
-    """The arrays of conv2d: Y = W @ cols(x), back to NCHW."""
-    C_out, _, kh, kw = w.shape
-    Ho, Wo = out_hw
-    cols = _im2col(_batch_last(x, padding), (kh, kw), out_hw, stride, dilation)
-    y = w.reshape(C_out, -1) @ cols                                         # (C_out, Ho*Wo*N)
-    return _from_batch_last(y.reshape(C_out, Ho, Wo, x.shape[0]))
-
-
 class Conv2d(Function):
     """y = conv2d(x, w), no bias:  y[n,o,i,j] = sum_{c,a,b} w[o,c,a,b] * x_pad[n, c, i*sh + a*dh, j*sw + b*dw]
 
-    As matrices Y = W @ cols(x). y is bilinear (linear in x and in w):
+    (c running over o's group of channels.) As matrices Y = W @ cols(x). y is bilinear
+    (linear in x and in w):
         dL/dx = conv_transpose2d(g, w)       (the adjoint of x -> conv2d(x, w))
         dL/dw = Conv2dFilterGrad(x, g)       (= G @ cols(x)^T)
     out_hw is the output size; normally the largest that fits, smaller when this node is
     the gradient of a conv_transpose2d whose output_padding left rows unread.
     """
-    def forward(self, x, w, stride, padding, dilation, out_hw):
-        self.geometry = dict(stride=stride, padding=padding, dilation=dilation)
-        return _conv2d(x, w, stride, padding, dilation, out_hw)
+    def forward(self, x, w, stride, padding, dilation, out_hw, groups=1):
+        self.geometry = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+        return _conv2d(x, w, stride, padding, dilation, out_hw, groups)
 
     def backward(self, g):
         x, w = self.inputs
@@ -150,15 +212,15 @@ class Conv2d(Function):
 class ConvTranspose2d(Function):
     """x = conv_transpose2d(y, w): the adjoint of conv2d(., w) for the same geometry.
 
-    w is laid out as for that conv2d, (C_y, C_x, kh, kw). As matrices cols = W^T @ Y, then
-    col2im adds every column onto its patch and the padding is cropped off (out_hw = the
-    size of x). Since <conv_transpose2d(y, w), G> = <y, conv2d(G, w)> for every G:
+    w is laid out as for that conv2d, (C_y, C_x/groups, kh, kw). As matrices cols = W^T @ Y
+    (per group), then col2im adds every column onto its patch and the padding is cropped
+    off (out_hw = the size of x). Since <conv_transpose2d(y, w), G> = <y, conv2d(G, w)>:
         dL/dy = conv2d(g, w)
         dL/dw = Conv2dFilterGrad(g, y)
     """
-    def forward(self, y, w, stride, padding, dilation, out_hw):
-        self.geometry = dict(stride=stride, padding=padding, dilation=dilation)
-        C_y, C_x, kh, kw = w.shape
+    def forward(self, y, w, stride, padding, dilation, out_hw, groups=1):
+        self.geometry = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+        C_y, C_xg, kh, kw = w.shape
         N, _, Ho, Wo = y.shape
         (pt, pb), (pl, pr) = padding
         H, W = out_hw
@@ -167,13 +229,21 @@ class ConvTranspose2d(Function):
             # by the kernel flipped in space with its channel axes swapped. Its im2col has
             # C_y*kh*kw rows and the GEMM's output is the image, instead of a (C_x*kh*kw)-row
             # matrix added back by col2im: much less memory traffic, above all for few C_y.
-            w_flipped = xp_of(w).ascontiguousarray(w.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1])
             full = ((kh - 1 - pt, kh - 1 - pb), (kw - 1 - pl, kw - 1 - pr))
-            return _conv2d(y, w_flipped, (1, 1), full, (1, 1), out_hw)
-        cols = w.reshape(C_y, -1).T @ _to_matrix(y)                        # (C_x*kh*kw, Ho*Wo*N)
-        canvas = _cols_to_image(cols, (kh, kw), (Ho, Wo), (H + pt + pb, W + pl + pr),
-                                stride, dilation)
-        return _from_batch_last(canvas[:, pt:pt + H, pl:pl + W, :])
+            return _conv2d(y, _flipped_kernel(w, groups), (1, 1), full, (1, 1), out_hw, groups)
+        C_x, batch_last = C_xg * groups, _batch_last(N, Wo)
+        w_t = _weight_matrix(w, groups).swapaxes(1, 2)                        # (G, C_x/G*kh*kw, C_y/G)
+        cols = (w_t @ _by_group(_to_matrix(y, batch_last), groups)).reshape(C_x * kh * kw, -1)
+        canvas_hw = (H + pt + pb, W + pl + pr)
+        if batch_last:                      # cols' columns (Ho, Wo, N): canvas (C_x, H', W', N)
+            windows = cols.reshape(C_x, kh, kw, Ho, Wo, N).transpose(1, 2, 0, 3, 4, 5)
+            canvas = _col2im(windows, (C_x,) + canvas_hw + (N,), stride, dilation, h_axis=1)
+            image = canvas[:, pt:pt + H, pl:pl + W, :].transpose(3, 0, 1, 2)
+        else:                               # cols' columns (N, Ho, Wo): canvas (C_x, N, H', W')
+            windows = cols.reshape(C_x, kh, kw, N, Ho, Wo).transpose(1, 2, 0, 3, 4, 5)
+            canvas = _col2im(windows, (C_x, N) + canvas_hw, stride, dilation, h_axis=2)
+            image = canvas[:, :, pt:pt + H, pl:pl + W].transpose(1, 0, 2, 3)
+        return xp_of(y).ascontiguousarray(image)
 
     def backward(self, g):
         y, w = self.inputs
@@ -186,13 +256,13 @@ class ConvTranspose2d(Function):
         """The same two products on arrays, sharing one im2col of g (used when not recorded)."""
         y, w = self.inputs[0].data, self.inputs[1].data
         need_y, need_w = self.needs_input_grad
-        C_y, C_x, kh, kw = w.shape
         geo = self.geometry
-        Ho, Wo = y.shape[2:]
-        cols = _im2col(_batch_last(g, geo["padding"]), (kh, kw), (Ho, Wo), geo["stride"], geo["dilation"])
-        g_y = _from_batch_last((w.reshape(C_y, -1) @ cols).reshape(C_y, Ho, Wo, y.shape[0])) \
-            if need_y else None
-        g_w = (_to_matrix(y) @ cols.T).reshape(w.shape) if need_w else None
+        groups, Ho_Wo, N = geo["groups"], y.shape[2:], y.shape[0]
+        batch_last = _batch_last(N, Ho_Wo[1])
+        cols = _im2col(g, w.shape[2:], Ho_Wo, geo["stride"], geo["padding"], geo["dilation"], batch_last)
+        g_y = _to_image((_weight_matrix(w, groups) @ _by_group(cols, groups)).reshape(w.shape[0], -1),
+                        N, Ho_Wo, batch_last) if need_y else None
+        g_w = _filter_grad(cols, y, w.shape, groups, batch_last) if need_w else None
         return g_y, g_w
 
 
@@ -204,11 +274,12 @@ class Conv2dFilterGrad(Function):
         dL/dx = conv_transpose2d(g, V)
         dL/dg = conv2d(x, V)
     """
-    def forward(self, x, g, stride, padding, dilation, kernel):
-        self.geometry = dict(stride=stride, padding=padding, dilation=dilation)
-        C_out, C_in = g.shape[1], x.shape[1]
-        cols = _im2col(_batch_last(x, padding), kernel, g.shape[2:], stride, dilation)
-        return (_to_matrix(g) @ cols.T).reshape((C_out, C_in) + tuple(kernel))
+    def forward(self, x, g, stride, padding, dilation, kernel, groups=1):
+        self.geometry = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+        batch_last = _batch_last(x.shape[0], g.shape[3])
+        cols = _im2col(x, kernel, g.shape[2:], stride, padding, dilation, batch_last)
+        return _filter_grad(cols, g, (g.shape[1], x.shape[1] // groups) + tuple(kernel), groups,
+                            batch_last)
 
     def backward(self, v):
         x, g = self.inputs
@@ -322,42 +393,64 @@ def _add_bias(y, b, op):
 
 # ----------------------------------------------------------------------------- entry points
 
-def conv2d(x, w, b=None, stride=1, padding=0, dilation=1):
+def _groups(op, groups, channels):
+    """Check groups against the channel counts {"x": C_in, "the output": C_out}."""
+    try:
+        groups = operator.index(groups)
+    except TypeError:
+        raise ValueError(f"{op}: groups must be a positive int, got {groups!r}") from None
+    if groups < 1:
+        raise ValueError(f"{op}: groups must be >= 1, got {groups}")
+    for what, n in channels.items():
+        if n % groups:
+            raise ValueError(f"{op}: {what} has {n} channels, which groups={groups} does not divide; "
+                             "each group needs the same number of channels")
+    return groups
+
+
+def conv2d(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
     """2-D convolution (cross-correlation, like every DL library) of NCHW images.
 
-    x (N, C_in, H, W), w (C_out, C_in, kh, kw), b (C_out,) or None.
+    x (N, C_in, H, W), w (C_out, C_in/groups, kh, kw), b (C_out,) or None.
     stride, dilation: int or (sh, sw). padding: int, (ph, pw) or ((top, bottom), (left, right)).
+    groups: the channels are split into `groups` groups, and filters [k*C_out/groups, (k+1)*C_out/groups)
+    see only input channels [k*C_in/groups, (k+1)*C_in/groups); groups = C_in is depthwise.
     Output (N, C_out, Ho, Wo) with Ho = (H + top + bottom - dh*(kh-1) - 1) // sh + 1.
     """
     op = "conv2d"
     _check_images(op, x=x, w=w)
     stride, dilation = _pair(stride, "stride", op, 1), _pair(dilation, "dilation", op, 1)
     padding = _padding(padding, op)
-    if x.shape[1] != w.shape[1]:
+    groups = _groups(op, groups, {"x": x.shape[1], "w (C_out)": w.shape[0]})
+    if x.shape[1] != w.shape[1] * groups:
+        per_group = f" / groups={groups} = {x.shape[1] // groups}" if groups > 1 else ""
         raise ValueError(f"{op}: x has {x.shape[1]} channels (shape {x.shape}) but w expects "
-                         f"{w.shape[1]} (shape {w.shape}, laid out (C_out, C_in, kh, kw)); make "
-                         f"w's second axis match x's channel axis")
+                         f"{w.shape[1]}{' per group' if groups > 1 else ''} (shape {w.shape}, laid out (C_out, C_in/groups, kh, kw)); "
+                         f"make w's second axis C_in{per_group}")
     out_hw = _conv_out_hw(op, x.shape[2:], w.shape[2:], stride, padding, dilation)
-    y = Conv2d.apply(x, w, stride=stride, padding=padding, dilation=dilation, out_hw=out_hw)
+    y = Conv2d.apply(x, w, stride=stride, padding=padding, dilation=dilation, out_hw=out_hw,
+                     groups=groups)
     return _add_bias(y, b, op)
 
 
-def conv_transpose2d(x, w, b=None, stride=1, padding=0, output_padding=0, dilation=1):
+def conv_transpose2d(x, w, b=None, stride=1, padding=0, output_padding=0, dilation=1, groups=1):
     """Transposed convolution ("deconvolution"): the adjoint of conv2d with respect to its input.
 
-    x (N, C_in, H, W), w (C_in, C_out, kh, kw), b (C_out,) or None. Output height (width alike)
+    x (N, C_in, H, W), w (C_in, C_out/groups, kh, kw), b (C_out,) or None. Output height (width alike)
         H_out = (H - 1)*sh - top - bottom + dh*(kh-1) + output_padding + 1     (PyTorch's rule)
     padding crops the result (top rows, bottom rows, ...); output_padding adds rows at the
     bottom/right that no input reaches, to pick among the sizes a strided conv2d maps to H.
+    groups as in conv2d (PyTorch's layout: C_out = w.shape[1] * groups).
     """
     op = "conv_transpose2d"
     _check_images(op, x=x, w=w)
     stride, dilation = _pair(stride, "stride", op, 1), _pair(dilation, "dilation", op, 1)
     padding = _padding(padding, op)
     output_padding = _pair(output_padding, "output_padding", op, 0)
+    groups = _groups(op, groups, {"x": x.shape[1]})
     if x.shape[1] != w.shape[0]:
         raise ValueError(f"{op}: x has {x.shape[1]} channels (shape {x.shape}) but w expects "
-                         f"{w.shape[0]} (shape {w.shape}, laid out (C_in, C_out, kh, kw)); make "
+                         f"{w.shape[0]} (shape {w.shape}, laid out (C_in, C_out/groups, kh, kw)); make "
                          f"w's first axis match x's channel axis")
     out_hw = []
     for n, k, s, (before, after), d, extra in zip(x.shape[2:], w.shape[2:], stride, padding,
@@ -371,46 +464,125 @@ def conv_transpose2d(x, w, b=None, stride=1, padding=0, output_padding=0, dilati
                              f"{w.shape[2:]}, stride {stride}, padding {padding}); use less padding")
         out_hw.append(size)
     y = ConvTranspose2d.apply(x, w, stride=stride, padding=padding, dilation=dilation,
-                              out_hw=tuple(out_hw))
+                              out_hw=tuple(out_hw), groups=groups)
     return _add_bias(y, b, op)
 
 
-def _pool_args(op, x, kernel_size, stride):
+def _pool_geometry(op, x, kernel_size, stride, padding, ceil_mode):
+    """Kernel, stride, the padding to add ((top, bottom), (left, right)) and the output size.
+
+    PyTorch's rule per axis: out = floor_or_ceil((n + 2p - k) / s) + 1, where with ceil_mode
+    a last window that would start in the bottom/right padding is dropped. The windows that
+    ceil_mode lets hang over the padded edge get extra bottom/right padding here; it never
+    wins a max, and the average leaves it out of the count.
+    """
     _check_images(op, x=x)
     kernel = _pair(kernel_size, "kernel_size", op, 1)
     stride = kernel if stride is None else _pair(stride, "stride", op, 1)
-    if kernel[0] > x.shape[2] or kernel[1] > x.shape[3]:
-        raise ValueError(f"{op}: the window {kernel} is larger than the input image {x.shape[2:]} "
-                         f"(x shape {x.shape}); use a smaller kernel_size or pad the input")
-    return kernel, stride
+    pad = _pair(padding, "padding", op, 0)
+    pads, out_hw = [], []
+    for n, k, s, p in zip(x.shape[2:], kernel, stride, pad):
+        if 2 * p > k:
+            raise ValueError(f"{op}: padding {pad} must be at most half the window {kernel} "
+                             "(PyTorch's rule: every window must overlap the image)")
+        if k > n + 2 * p:
+            raise ValueError(f"{op}: the window {kernel} is larger than the input image {x.shape[2:]} "
+                             f"with padding {pad} (x shape {x.shape}); use a smaller kernel_size or pad the input")
+        out = (n + 2 * p - k + (s - 1 if ceil_mode else 0)) // s + 1
+        if ceil_mode and (out - 1) * s >= n + p:
+            out -= 1
+        pads.append((p, max(p, (out - 1) * s + k - n - p)))
+        out_hw.append(out)
+    return kernel, stride, tuple(pads), tuple(out_hw)
 
 
-def max_pool2d(x, kernel_size, stride=None):
+def _padded(x, pads, value):
+    if all(p == 0 for side in pads for p in side):
+        return x
+    return movement.pad(x, ((0, 0), (0, 0)) + pads, value=value)
+
+
+def max_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False):
     """Max over each kh x kw window (stride defaults to the window: non-overlapping tiles).
 
+    padding (int or (ph, pw), at most half the window) pads with -inf, which never wins;
+    ceil_mode=True keeps a last partial window at the bottom/right (PyTorch's semantics).
     Gradient: g goes to the window's maximum; tied maxima share it equally (Tensor.max).
     """
-    kernel, stride = _pool_args("max_pool2d", x, kernel_size, stride)
-    return Unfold2d.apply(x, kernel=kernel, stride=stride).max(axis=(0, 1))
+    kernel, stride, pads, _ = _pool_geometry("max_pool2d", x, kernel_size, stride, padding, ceil_mode)
+    return Unfold2d.apply(_padded(x, pads, -math.inf), kernel=kernel, stride=stride).max(axis=(0, 1))
 
 
-def avg_pool2d(x, kernel_size, stride=None):
-    """Mean over each kh x kw window.   dL/dx: every pixel of a window gets g / (kh*kw)."""
-    kernel, stride = _pool_args("avg_pool2d", x, kernel_size, stride)
-    return Unfold2d.apply(x, kernel=kernel, stride=stride).mean(axis=(0, 1))
+def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+    """Mean over each kh x kw window.   dL/dx: every pixel of a window gets g / (its count).
+
+    padding pads with zeros, counted in the mean when count_include_pad (PyTorch's default);
+    with ceil_mode the part of a last window beyond the padded image is never counted.
+    """
+    op = "avg_pool2d"
+    kernel, stride, pads, out_hw = _pool_geometry(op, x, kernel_size, stride, padding, ceil_mode)
+    sums = Unfold2d.apply(_padded(x, pads, 0.0), kernel=kernel, stride=stride).sum(axis=(0, 1))
+    if pads == ((0, 0), (0, 0)):
+        return sums * (1.0 / (kernel[0] * kernel[1]))
+    counts = []                       # per axis: how many of each window's rows (columns) count
+    for n, k, s, (p, _), out in zip(x.shape[2:], kernel, stride, pads, out_hw):
+        starts = [i * s - p for i in range(out)]                 # in image coordinates
+        if count_include_pad:
+            counts.append([min(a + k, n + p) - a for a in starts])
+        else:
+            counts.append([min(a + k, n) - max(a, 0) for a in starts])
+    xp = xp_of(x.data)
+    divisor = xp.asarray([[1.0 / (r * c) for c in counts[1]] for r in counts[0]], dtype=x.dtype)
+    return sums * constant(divisor)
+
+
+class Upsample(Function):
+    """z = nearest-neighbour upsampling of x by (sh, sw):  z[n, c, i, j] = x[n, c, i // sh, j // sw]
+
+    Every pixel of x is copied into an sh x sw block, so
+        dL/dx = the sum of g over each block = BlockSum(g)
+    """
+    def forward(self, x, scale):
+        self.scale = scale
+        (sh, sw), (N, C, H, W) = scale, x.shape
+        blocks = xp_of(x).broadcast_to(x.reshape(N, C, H, 1, W, 1), (N, C, H, sh, W, sw))
+        return blocks.reshape(N, C, H * sh, W * sw)
+
+    def backward(self, g):
+        return BlockSum.apply(g, scale=self.scale)
+
+    def backward_arrays(self, g):
+        return _block_sum(g, self.scale)
+
+
+def _block_sum(g, scale):
+    """Sum each sh x sw block of g: sh*sw strided slices added up (one pass over g each)."""
+    sh, sw = scale
+    total = g[:, :, 0::sh, 0::sw].copy()
+    for a in range(sh):
+        for b in range(sw):
+            if a or b:
+                total += g[:, :, a::sh, b::sw]
+    return total
+
+
+class BlockSum(Function):
+    """z[n, c, i, j] = sum of x's sh x sw block (i, j): the adjoint of Upsample.
+
+    Linear, so dL/dx = Upsample(g) (every pixel of a block gets its block's gradient).
+    """
+    def forward(self, x, scale):
+        self.scale = scale
+        return _block_sum(x, scale)
+
+    def backward(self, g):
+        return Upsample.apply(g, scale=self.scale)
 
 
 def upsample(x, scale=2):
-    """Nearest-neighbour upsampling: every pixel becomes an sh x sw block.
-
-    Built from reshape -> broadcast_to -> reshape, so the gradient (each block's g summed
-    back into its pixel) comes by composition.
-    """
+    """Nearest-neighbour upsampling: every pixel becomes an sh x sw block (UpSampling2D)."""
     _check_images("upsample", x=x)
-    sh, sw = _pair(scale, "scale", "upsample", 1)
-    N, C, H, W = x.shape
-    blocks = x.reshape(N, C, H, 1, W, 1).broadcast_to((N, C, H, sh, W, sw))
-    return blocks.reshape(N, C, H * sh, W * sw)
+    return Upsample.apply(x, scale=_pair(scale, "scale", "upsample", 1))
 
 
 def pad2d(x, pad, value=0.0):
