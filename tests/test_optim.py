@@ -280,3 +280,171 @@ def test_keras_argument_names_and_defaults():
     sgd.learning_rate = 0.5
     assert sgd.lr == 0.5
     assert repr(adam).startswith("Adam(lr=0.0002")
+
+
+# ----------------------------------------------------------------------------- Keras' call styles
+
+def test_keras_positional_order():
+    adam = optim.Adam(0.0002, 0.5)                       # keras-gan's optimizer
+    assert (adam.lr, adam.beta_1, adam.beta_2, adam.eps, adam.params) == (2e-4, 0.5, 0.999, 1e-7, [])
+    sgd = optim.SGD(0.1, 0.9, True)
+    assert (sgd.lr, sgd.momentum, sgd.nesterov) == (0.1, 0.9, True)
+    rms = optim.RMSprop(0.01, 0.8, 0.5, 1e-6, True)      # Keras 3: rho, momentum, epsilon, centered
+    assert (rms.lr, rms.rho, rms.momentum, rms.eps, rms.centered) == (0.01, 0.8, 0.5, 1e-6, True)
+    assert optim.Adam(np.float32(0.5)).lr == 0.5 and optim.SGD(1).lr == 1.0
+
+
+def test_parameters_first_still_works(device):
+    params = make_params(device)
+    for opt in (optim.Adam(params, 1e-2), optim.Adam(params, lr=1e-2), optim.Adam(params, learning_rate=1e-2),
+                optim.Adam(iter(params), 1e-2, 0.5), optim.Adam({"a": params[0], "b": params[1]}, eps=1e-3)):
+        assert opt.lr == 1e-2 or opt.eps == 1e-3
+    assert optim.Adam(params[0]).params == [params[0]]
+    assert optim.Adam(iter(params), 1e-2, 0.5).beta_1 == 0.5
+    assert optim.RMSprop(params, 0.1, 0.7, 0.2).momentum == 0.2
+
+
+def test_one_setting_given_twice_is_an_error():
+    with pytest.raises(TypeError, match="lr.*learning_rate.*give one"):
+        optim.Adam(lr=0.1, learning_rate=0.2)
+    with pytest.raises(TypeError, match="both by position and by keyword"):
+        optim.Adam(0.1, lr=0.2)
+    with pytest.raises(TypeError, match="at most 6 settings"):
+        optim.Adam(0.1, 0.9, 0.99, 1e-7, False, 0.0, 7)
+    with pytest.raises(TypeError, match="parameters must be"):
+        optim.SGD("adam")
+
+
+def test_learning_rates_must_be_finite_and_non_negative():
+    for bad in (float("nan"), float("inf"), -1e-3, np.float64("nan")):
+        for cls in (optim.SGD, optim.RMSprop, optim.Adam):
+            with pytest.raises(ValueError, match=f"{cls.__name__}: the learning rate must be a finite number >= 0"):
+                cls(lr=bad)
+    opt = optim.Adam(lr=1e-3)
+    for bad in (float("nan"), -0.5):
+        with pytest.raises(ValueError, match="finite number >= 0"):
+            opt.lr = bad
+        with pytest.raises(ValueError, match="finite number >= 0"):
+            opt.learning_rate = bad
+    assert opt.lr == 1e-3
+    with pytest.raises(TypeError, match="must be a number"):
+        opt.lr = "fast"
+    opt.lr = 0                                           # zero is a valid (frozen) rate
+    assert opt.lr == 0.0
+
+
+def test_an_optimizer_over_no_parameters_says_to_build_first():
+    dense = mg.nn.Dense(3)                               # not built: no weights yet
+    with pytest.raises(ValueError, match=r"empty.*build it first.*input_shape=.*compile\(\)"):
+        optim.Adam(dense.parameters())
+    with pytest.raises(ValueError, match="empty"):
+        optim.SGD([])
+    assert optim.Adam().params == []                     # no params at all: compile binds later
+
+
+# ----------------------------------------------------------------------------- one optimizer, many models
+
+def _two_sets(device):
+    rng = np.random.default_rng(11)
+    a = [Param(rng.normal(size=s), dtype="float32", device=device, requires_grad=True) for s in [(3, 2), (2,)]]
+    b = [Param(rng.normal(size=s), dtype="float32", device=device, requires_grad=True) for s in [(4,), ()]]
+    return a, b
+
+
+def _set_grads(params, k):
+    for j, p in enumerate(params):
+        p.grad = mg.tensor(np.cos(np.arange(p.size) + 3 * k + j).reshape(p.shape), dtype=p.dtype, device=p.device)
+
+
+@pytest.mark.parametrize("cls, kwargs", [(optim.Adam, dict(lr=0.01, beta_1=0.5)),
+                                         (optim.RMSprop, dict(lr=0.01, momentum=0.5, centered=True)),
+                                         (optim.SGD, dict(lr=0.1, momentum=0.9, nesterov=True))],
+                         ids=["adam", "rmsprop", "sgd"])
+def test_a_shared_optimizer_equals_one_per_parameter_set(device, cls, kwargs):
+    a, b = _two_sets(device)
+    a2, b2 = [Param(p.numpy(), dtype="float32", device=device, requires_grad=True) for p in a], \
+        [Param(p.numpy(), dtype="float32", device=device, requires_grad=True) for p in b]
+    shared = cls(**kwargs)
+    only_a, only_b = cls(a2, **kwargs), cls(b2, **kwargs)
+    for k in range(5):                                   # D, G, G, D, ...: uneven on purpose
+        for params, params2, alone in ([(a, a2, only_a)] if k % 3 else [(a, a2, only_a), (b, b2, only_b)]):
+            _set_grads(params, k)
+            _set_grads(params2, k)
+            _set_grads(b if params is a else a, k + 100)  # the other set has stale grads: untouched
+            untouched = [p.numpy() for p in (b if params is a else a)]
+            shared.step(params)
+            alone.step()
+            assert all(np.array_equal(u, p.numpy()) for u, p in zip(untouched, b if params is a else a))
+    for p, q in zip(a + b, a2 + b2):
+        assert np.array_equal(p.numpy(), q.numpy())
+    assert shared.iterations == 7 and only_a.iterations == 5 and only_b.iterations == 2
+
+
+def test_adam_bias_correction_counts_each_parameters_own_steps(device):
+    a, b = _two_sets(device)
+    opt = optim.Adam(a + b, lr=0.01)
+    start = a[0].numpy().astype(np.float64)
+    grads = []
+    for k in range(6):
+        _set_grads(a + b, k)
+        if k % 2:
+            a[0].grad = None                             # a[0] takes every other step only
+        else:
+            grads.append(a[0].grad.numpy().astype(np.float64))
+        opt.step()
+    expected = ref_adam(start, grads, [0.01] * len(grads))   # t = 1, 2, 3 for a[0], not 1, 3, 5
+    np.testing.assert_allclose(a[0].numpy(), expected, rtol=2e-5, atol=2e-6)
+    assert opt.state_dict()["step.0"] == 3 and opt.state_dict()["step.1"] == 6
+
+
+def test_binding_other_parameters_keeps_everyones_state(device):
+    a, b = _two_sets(device)
+    opt = optim.Adam(lr=0.05)
+    reference = optim.Adam(lr=0.05)
+    a2 = [Param(p.numpy(), dtype="float32", device=device, requires_grad=True) for p in a]
+    for k, params in enumerate([a, b, a, a]):
+        opt.bind(params)                                 # compile() of model A, then model B, ...
+        _set_grads(params, k)
+        opt.step()
+        if params is a:
+            _set_grads(a2, k)
+            reference.step(a2)
+    for p, q in zip(a, a2):
+        assert np.array_equal(p.numpy(), q.numpy())
+
+
+def test_state_dict_of_some_parameters_only(device, tmp_path):
+    a, b = _two_sets(device)
+    opt = optim.Adam(a + b, lr=0.05)
+    for k in range(3):
+        _set_grads(a + b, k)
+        opt.step()
+    state = opt.state_dict(params=a)
+    assert int(state["num_params"]) == 2 and {"momentum.0", "momentum.1", "step.1"} <= set(state)
+    assert "momentum.2" not in state
+    np.savez(tmp_path / "a.npz", **state)
+    copies = [Param(p.numpy(), dtype="float32", device=device, requires_grad=True) for p in a]
+    resumed = optim.Adam(copies, lr=0.5)
+    with np.load(tmp_path / "a.npz") as saved:
+        resumed.load_state_dict(saved)
+    assert resumed.lr == 0.05
+    _set_grads(a, 9)
+    _set_grads(copies, 9)
+    opt.step(a)
+    resumed.step()
+    for p, q in zip(a, copies):
+        assert np.array_equal(p.numpy(), q.numpy())
+    with pytest.raises(ValueError, match="2 parameter"):
+        optim.Adam(b[:1]).load_state_dict(state)
+    with pytest.raises(ValueError, match="2 parameter"):
+        optim.Adam().check_state_dict(state, params=b[:1])
+
+
+def test_step_with_params_needs_no_binding_and_a_step_counts_as_a_new_version(device):
+    p = Param(np.ones(3), device=device, requires_grad=True)
+    opt = optim.SGD(lr=0.5)
+    p.grad = mg.ones_like(p)
+    before = p.version
+    opt.step([p])
+    np.testing.assert_allclose(p.numpy(), 0.5)
+    assert p.version == before + 1
