@@ -124,3 +124,47 @@ def test_scatter_add_accumulates_repeats(device):
     backend.scatter_add(target, backend.asarray(np.array([0, 0, 2]), device=device),
                         backend.asarray(np.array([1.0, 2.0, 5.0]), device=device))
     assert backend.to_numpy(target).tolist() == [3.0, 0.0, 5.0]
+
+
+# ----------------------------------------------------------------------------- DLPack
+
+def test_dlpack_shares_memory_with_numpy_both_ways():
+    from minigrad.tensor import from_dlpack
+    t = mg.tensor([1.0, 2.0, 3.0])
+    a = np.from_dlpack(t)                        # NumPy views the tensor's memory
+    a[0] = 10.0
+    assert t.numpy()[0] == 10.0 and np.shares_memory(a, t.data)
+    assert t.__dlpack_device__() == (1, 0)       # kDLCPU, device 0
+    host = np.arange(6, dtype=np.float64).reshape(2, 3)
+    u = from_dlpack(host)                        # and the way in: no copy either
+    host[1, 2] = -1.0
+    assert u.numpy()[1, 2] == -1.0 and u.shape == (2, 3) and u.dtype == np.float64
+    assert u.device == "cpu" and not u.requires_grad and u.is_leaf
+    u2 = u * 2.0                                 # an ordinary tensor from here on
+    assert u2.numpy()[1, 2] == -2.0
+
+
+def test_dlpack_shares_memory_with_torch():
+    torch = pytest.importorskip("torch")
+    from minigrad.tensor import from_dlpack
+    t = mg.tensor([[1.0, 2.0], [3.0, 4.0]])
+    pt = torch.from_dlpack(t)
+    pt[0, 1] = 20.0
+    assert t.numpy()[0, 1] == 20.0 and pt.dtype == torch.float32
+    back = from_dlpack(torch.arange(4, dtype=torch.float32))
+    w = mg.tensor(np.ones(4, np.float32), requires_grad=True)
+    (back * w).sum().backward()
+    np.testing.assert_array_equal(w.grad.numpy(), [0.0, 1.0, 2.0, 3.0])
+    source = torch.zeros(3)
+    shared = from_dlpack(source)
+    source[2] = 7.0
+    assert shared.numpy()[2] == 7.0
+
+
+def test_dlpack_is_refused_on_the_strict_device_and_for_non_producers():
+    from minigrad.tensor import from_dlpack
+    t = mg.tensor([1.0], device="strict")
+    with pytest.raises(TypeError, match=r"strict.*t\.numpy\(\)"):
+        np.from_dlpack(t)
+    with pytest.raises(TypeError, match="not a DLPack producer"):
+        from_dlpack([1.0, 2.0])
