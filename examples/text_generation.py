@@ -24,7 +24,8 @@ How good is it? Validation bits per character (cross-entropy in bits, on the nex
 An LSTM that has learned more than character pairs beats the bigram.
 
 Writes to --out (default runs/text_generation):
-    bits_per_char.png   training and validation bits per character by epoch, with the baselines
+    bits_per_char.png   training (by batch) and validation (by epoch) bits per character, with
+                        the baselines
     samples.txt         the generated text after each epoch, at each temperature
     metrics.json        baselines, per-epoch bits, samples, sizes, wall time
 """
@@ -124,10 +125,16 @@ def generate(model, seed_ids, chars, length, temperatures, rng):
 # ----------------------------------------------------------------------------- the figure
 
 def plot_bits(history, baselines, path):
+    """Training bits per character batch by batch (smoothed), validation at each epoch's end."""
     fig = plot.new_figure((6.4, 4.0))
     ax = fig.add_subplot()
-    epochs = np.arange(1, len(history["val_bits"]) + 1)
-    ax.plot(epochs, history["train_bits"], marker="o", color="#4c78a8", label="LSTM, training")
+    batch = np.asarray(history["batch_bits"])
+    per_epoch = len(batch) / max(len(history["val_bits"]) - 1, 1)
+    window = max(1, min(50, len(batch) // 10))
+    smooth = np.convolve(batch, np.ones(window) / window, mode="valid")
+    ax.plot((np.arange(len(smooth)) + window) / per_epoch, smooth, color="#4c78a8",
+            label=f"LSTM, training (mean of {window} batches)")
+    epochs = np.arange(len(history["val_bits"]))
     ax.plot(epochs, history["val_bits"], marker="o", color="#e45756", label="LSTM, validation")
     for name, style in (("unigram", ":"), ("bigram", "--")):
         ax.axhline(baselines[name], color="#666666", linestyle=style, linewidth=1,
@@ -138,7 +145,7 @@ def plot_bits(history, baselines, path):
     ax.set_title("Character LSTM on CPython's documentation topics", fontsize=10)
     ax.grid(True, alpha=0.3)
     ax.spines[["top", "right"]].set_visible(False)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper right")
     plot.save_figure(fig, path)
 
 
@@ -154,7 +161,7 @@ def write_samples(path, seed_text, per_epoch):
 # ----------------------------------------------------------------------------- main
 
 def main(argv=None) -> dict:
-    p = common.parser(__doc__.splitlines()[0], epochs=2, out="runs/text_generation", batch_size=128)
+    p = common.parser(__doc__.splitlines()[0], epochs=3, out="runs/text_generation", batch_size=128)
     p.add_argument("--maxlen", type=common.positive_int, default=40, help="window length (characters)")
     p.add_argument("--step", type=common.positive_int, default=5, help="characters between window starts")
     p.add_argument("--units", type=common.positive_int, default=128, help="LSTM units")
@@ -193,7 +200,8 @@ def main(argv=None) -> dict:
         seed_start = int(rng.integers(0, len(val_ids) - args.maxlen))
         seed_ids = val_ids[seed_start:seed_start + args.maxlen]
         seed_text = "".join(chars[i] for i in seed_ids)
-        history = {"train_bits": [], "val_bits": [], "batch_bits": []}
+        history = {"train_bits": [], "val_bits": [bits_per_char(model, x_val, y_val, vocab)],
+                   "batch_bits": []}          # val_bits[0]: before training (about log2(vocab))
         samples = []
         for epoch in range(1, args.epochs + 1):
             order = rng.permutation(len(x_train))
@@ -225,7 +233,8 @@ def main(argv=None) -> dict:
         "characters": len(text), "vocabulary": vocab, "maxlen": args.maxlen, "step": args.step,
         "units": args.units, "train_windows": len(x_train), "val_windows": len(x_val),
         "baseline_bits_per_char": baselines,
-        "train_bits_per_char": history["train_bits"], "val_bits_per_char": history["val_bits"],
+        "train_bits_per_char": history["train_bits"], "val_bits_per_char": history["val_bits"][1:],
+        "val_bits_per_char_before_training": history["val_bits"][0],
         "final_val_bits_per_char": history["val_bits"][-1],
         "beats_bigram": history["val_bits"][-1] < baselines["bigram"],
         "seed_text": seed_text, "samples_last_epoch": samples[-1], "temperatures": list(TEMPERATURES),

@@ -5,6 +5,7 @@ with Python: no download) and must beat the unigram baseline on the held-out tex
 short epochs; imdb_sentiment.py, without the IMDB file on disk, must exit cleanly saying where
 to put it.
 """
+import math
 import subprocess
 import sys
 
@@ -27,6 +28,7 @@ def test_text_generation_example(tmp_path):
     base = m["baseline_bits_per_char"]
     assert base["bigram"] < base["unigram"] < 6.3            # log2(77) = 6.27 would be uniform
     val = m["val_bits_per_char"]
+    assert abs(m["val_bits_per_char_before_training"] - math.log2(m["vocabulary"])) < 0.3
     assert len(val) == 3 and val[2] < val[0]
     assert val[2] < base["unigram"], f"validation {val[2]:.3f} bits/char vs unigram {base['unigram']:.3f}"
     assert set(m["samples_last_epoch"]) == {"0.2", "0.5", "1", "1.2"}
