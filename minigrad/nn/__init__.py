@@ -7,18 +7,31 @@
     model.fit(x, y, epochs=3)
 
 Files, in reading order:
-    module.py        Parameter, Module (parameters, train/eval, trainable, size inference)
+    module.py        Parameter, Module (parameters, train/eval, trainable, size inference, add_loss)
+    layer.py         Layer: the Keras-style base for custom layers (call, full shapes)
+    graph.py         the functional API: layer calls on symbolic tensors, the model's graph
+    merge.py         Add, Concatenate, ... (and add, concatenate, ...)
+    data_format.py   channels_first / channels_last for image layers
     initializers.py  Keras' Glorot-uniform / zeros / ones, seeded by mg.manual_seed
     activations.py   activation functions by Keras name
     layers.py        Dense, BatchNormalization, Dropout, LeakyReLU, Activation, Flatten, Reshape, Input
     conv_layers.py   Conv2D, Conv2DTranspose, MaxPooling2D, UpSampling2D, ZeroPadding2D
-    model.py         Model: compile, fit, evaluate, predict, summary, save_weights/load_weights
+    model.py         Model: functional or subclassed; compile, summary, save_weights/load_weights
     sequential.py    Sequential: a stack of layers with add/pop
-    metrics.py, progress.py, saving.py   accuracy, the progress bar, the .npz weights file
+    training.py      fit, evaluate, predict, train_on_batch: the loop, losses per output, checks
+    data_adapter.py  arrays, lists/dicts of arrays, generators of batches
+    metrics.py, progress.py, saving.py   metrics, the progress bar, the .npz weights file
+Callbacks live in minigrad/callbacks.py (also nn.callbacks), regularizers in minigrad/regularizers.py.
 """
+from .. import callbacks, regularizers
+from . import metrics
 from .conv_layers import Conv2D, Conv2DTranspose, MaxPooling2D, UpSampling2D, ZeroPadding2D
-from .layers import (Activation, BatchNormalization, Dense, Dropout, Flatten, Input, InputLayer,
+from .data_format import image_data_format, set_image_data_format
+from .layer import Layer
+from .layers import (Activation, BatchNormalization, Dense, Dropout, Flatten, Input, InputLayer, Lambda,
                      LeakyReLU, Reshape)
+from .merge import (Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract, add, average,
+                    concatenate, maximum, minimum, multiply, subtract)
 from .model import History, Model
 from .module import Module, Parameter
 from .sequential import Sequential
@@ -32,7 +45,10 @@ from .recurrent import GRU, LSTM, Bidirectional, SimpleRNN
 __all__ = [
     "Module", "Parameter", "Model", "Sequential", "History",
     "Dense", "Activation", "LeakyReLU", "Dropout", "Flatten", "Reshape", "BatchNormalization",
-    "Input", "InputLayer",
+    "Input", "InputLayer", "Layer", "Lambda",
     "Conv2D", "Conv2DTranspose", "MaxPooling2D", "UpSampling2D", "ZeroPadding2D",
+    "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate",
+    "add", "subtract", "multiply", "average", "maximum", "minimum", "concatenate",
+    "set_image_data_format", "image_data_format", "callbacks", "regularizers", "metrics",
 ]
 __all__ += ["Embedding", "SimpleRNN", "LSTM", "GRU", "Bidirectional", "Conv1D", "MaxPooling1D", "AveragePooling1D", "GlobalMaxPooling1D", "GlobalAveragePooling1D", "GlobalMaxPooling2D", "GlobalAveragePooling2D"]
