@@ -264,8 +264,9 @@ class Evaluation:
     value_of computes a missing one on demand from its node (a tensor a layer closed over).
     """
 
-    def __init__(self, values=None):
+    def __init__(self, values=None, parent=None):
         self.values = dict(values or {})
+        self.parent = parent             # the run this one is nested in (a model inside a model)
         self._keep = []                  # the symbolic tensors keyed by id, kept alive
 
     def set(self, symbolic, value) -> None:
@@ -274,6 +275,9 @@ class Evaluation:
 
     def value_of(self, t):
         value = self.values.get(id(t))
+        outer = self.parent
+        while value is None and outer is not None:
+            value, outer = outer.values.get(id(t)), outer.parent
         if value is None:
             node = t.node
             if node is None or not hasattr(node, "run"):

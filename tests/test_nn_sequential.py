@@ -168,10 +168,11 @@ def test_fit_on_every_device_with_history_and_validation(device):
 def test_accuracy_kinds():
     from minigrad.nn import metrics
     probs = mg.tensor([[0.1, 0.9], [0.8, 0.2], [0.3, 0.7]])
-    assert metrics.accuracy(mg.tensor([1, 0, 0]), probs) == (2.0, 3)                 # sparse labels
-    assert metrics.accuracy(mg.tensor([[0, 1], [1, 0], [1, 0]]), probs) == (2.0, 3)   # one-hot
-    assert metrics.accuracy(mg.tensor([[1], [0], [0]]), probs[:, 1:]) == (2.0, 3)    # one sigmoid
-    assert metrics.accuracy(mg.tensor([1, 0, 0]), probs[:, 1]) == (2.0, 3)
+    right = [1.0, 1.0, 0.0]                      # one value per sample, as Keras' metric functions
+    np.testing.assert_array_equal(metrics.accuracy(mg.tensor([1, 0, 0]), probs), right)   # sparse labels
+    np.testing.assert_array_equal(metrics.accuracy(mg.tensor([[0, 1], [1, 0], [1, 0]]), probs), right)  # one-hot
+    np.testing.assert_array_equal(metrics.accuracy(mg.tensor([[1], [0], [0]]), probs[:, 1:]), right)  # sigmoid
+    np.testing.assert_array_equal(metrics.accuracy(mg.tensor([1, 0, 0]), probs[:, 1]), right)
 
 
 def test_verbose_output(capsys, monkeypatch):

@@ -16,10 +16,65 @@ from __future__ import annotations
 
 import math
 
+import warnings
+
 from .. import functional as F
+from .. import regularizers
 from . import activations
+from . import data_format as formats
 from .initializers import conv_fans
-from .module import Module, pair
+from .module import Module, _shapes_match, pair
+
+
+class ImageLayer(Module):
+    """An image layer in either layout: its methods compute on NCHW (build, compute_output_shape,
+    forward, expected_input_shape all speak channels-first); with data_format="channels_last"
+    the shapes and tensors it is given are converted on the way in and back on the way out."""
+
+    def __init__(self, name=None, input_shape=None, trainable=True, data_format=None):
+        super().__init__(name=name, input_shape=input_shape, trainable=trainable)
+        self.data_format = formats.normalize(data_format, type(self).__name__)
+
+    @property
+    def channels_last(self) -> bool:
+        return self.data_format == "channels_last"
+
+    def _first(self, shape):
+        if len(shape) != 3:
+            layout = "(height, width, channels)" if self.channels_last else "(channels, height, width)"
+            raise ValueError(f"{type(self).__name__} layer '{self.name}' needs images, per-sample shape "
+                             f"{layout} ({self.data_format}); got {tuple(shape)}")
+        return formats.to_channels_first(shape) if self.channels_last else tuple(shape)
+
+    def _build(self, input_shape):
+        shape = self._first(input_shape)
+        if not self.channels_last and shape[2] in (1, 3, 4) and shape[0] > 4 * shape[2] and shape[1] > 4 * shape[2]:
+            warnings.warn(f"{type(self).__name__} layer '{self.name}': input of per-sample shape {shape} reads as "
+                          f"{shape[0]} channels of {shape[1]}x{shape[2]} pixels (channels_first), but looks "
+                          f"like a channels-last image of {shape[2]} channel(s); for Keras' layout pass "
+                          "data_format='channels_last' or call nn.set_image_data_format('channels_last')",
+                          stacklevel=4)
+        self.build(shape)
+
+    def _output_shape(self, input_shape):
+        out = self.compute_output_shape(self._first(input_shape))
+        return formats.to_channels_last(out) if self.channels_last else out
+
+    def _forward(self, x, *args, **kwargs):
+        if not self.channels_last:
+            return self.forward(x, *args, **kwargs)
+        y = self.forward(x.transpose(0, 3, 1, 2), *args, **kwargs)
+        return y.transpose(0, 2, 3, 1)
+
+    def fits_input(self, shape) -> bool:
+        expected = self.expected_input_shape()
+        return expected is None or (len(shape) == 3 and _shapes_match(expected, self._first(shape)))
+
+    def _shape_error(self, expected, received) -> str:
+        if self.channels_last and expected is not None:
+            expected = formats.to_channels_last(expected)
+        return super()._shape_error(expected, received).replace(
+            "NCHW for images", "channels-last" if self.channels_last else "NCHW for images")
 
 
 def _check_padding(padding, layer):
@@ -53,20 +108,28 @@ def deconv_output_length(size, kernel, stride, padding, output_padding=None, dil
     return (size - 1) * stride + span - 2 * pad + output_padding
 
 
-class _Conv(Module):
+class _Conv(ImageLayer):
     """What Conv2D and Conv2DTranspose share: arguments, bias, activation, input checks."""
 
     def __init__(self, filters, kernel_size, strides=1, padding="valid", activation=None,
                  use_bias=True, input_shape=None, dilation_rate=1, name=None,
-                 kernel_initializer="glorot_uniform", bias_initializer="zeros", trainable=True):
-        super().__init__(name=name, input_shape=input_shape, trainable=trainable)
+                 kernel_initializer="glorot_uniform", bias_initializer="zeros", trainable=True,
+                 data_format=None, kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None):
+        super().__init__(name=name, input_shape=input_shape, trainable=trainable, data_format=data_format)
         layer = type(self).__name__
-        if int(filters) < 1:
-            raise ValueError(f"{layer}: filters must be a positive integer, got {filters}")
+        if isinstance(filters, bool) or not float(filters).is_integer() or int(filters) < 1:
+            raise ValueError(f"{layer}: filters must be a positive integer, got {filters!r}")
         self.filters = int(filters)
         self.kernel_size = pair(kernel_size, f"{layer}: kernel_size")
         self.strides = pair(strides, f"{layer}: strides")
         self.dilation_rate = pair(dilation_rate, f"{layer}: dilation_rate")
+        for what, value in (("kernel_size", self.kernel_size), ("strides", self.strides),
+                            ("dilation_rate", self.dilation_rate)):
+            if min(value) < 1:
+                raise ValueError(f"{layer}: {what} must be positive, got {value}")
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.activity_regularizer = regularizers.get(activity_regularizer)
         self.padding = _check_padding(padding, layer)
         self.activation = activations.get(activation)
         self.use_bias = use_bias
@@ -74,9 +137,7 @@ class _Conv(Module):
         self.bias_initializer = bias_initializer
 
     def _check_image_shape(self, input_shape):
-        if len(input_shape) != 3:
-            raise ValueError(f"{type(self).__name__} layer '{self.name}' needs NCHW images, per-sample "
-                             f"shape (channels, height, width); got {tuple(input_shape)}")
+        self._first(input_shape)           # rank 3, or a clear error
 
     def expected_input_shape(self):
         return None if not self.built else (self.input_shape[0], None, None)
@@ -98,9 +159,10 @@ class Conv2D(_Conv):
         self._check_image_shape(input_shape)
         c_in = input_shape[0]
         self.kernel = self.add_weight((self.filters, c_in) + self.kernel_size, self.kernel_initializer,
-                                      fans=conv_fans(c_in, self.filters, self.kernel_size))
+                                      fans=conv_fans(c_in, self.filters, self.kernel_size),
+                                      regularizer=self.kernel_regularizer)
         if self.use_bias:
-            self.bias = self.add_weight((self.filters,), self.bias_initializer)
+            self.bias = self.add_weight((self.filters,), self.bias_initializer, regularizer=self.bias_regularizer)
 
     def compute_output_shape(self, input_shape):
         self._check_image_shape(input_shape)
@@ -143,9 +205,10 @@ class Conv2DTranspose(_Conv):
         self._check_image_shape(input_shape)
         c_in = input_shape[0]
         self.kernel = self.add_weight((c_in, self.filters) + self.kernel_size, self.kernel_initializer,
-                                      fans=conv_fans(self.filters, c_in, self.kernel_size))
+                                      fans=conv_fans(self.filters, c_in, self.kernel_size),
+                                      regularizer=self.kernel_regularizer)
         if self.use_bias:
-            self.bias = self.add_weight((self.filters,), self.bias_initializer)
+            self.bias = self.add_weight((self.filters,), self.bias_initializer, regularizer=self.bias_regularizer)
 
     def _lengths(self, in_hw):
         extra = self.output_padding or (None, None)
@@ -173,23 +236,21 @@ class Conv2DTranspose(_Conv):
         return self._add_bias_and_activate(y)
 
 
-class MaxPooling2D(Module):
+class MaxPooling2D(ImageLayer):
     """The maximum of each pool_size window; strides default to pool_size (Keras).
 
     padding="same" pads with -inf so that windows at the border take the maximum of the
     pixels they do cover, giving ceil(in / strides) outputs, as Keras.
     """
 
-    def __init__(self, pool_size=2, strides=None, padding="valid", name=None, input_shape=None):
-        super().__init__(name=name, input_shape=input_shape)
+    def __init__(self, pool_size=2, strides=None, padding="valid", name=None, input_shape=None,
+                 data_format=None):
+        super().__init__(name=name, input_shape=input_shape, data_format=data_format)
         self.pool_size = pair(pool_size, "MaxPooling2D: pool_size")
         self.strides = self.pool_size if strides is None else pair(strides, "MaxPooling2D: strides")
         self.padding = _check_padding(padding, "MaxPooling2D")
 
     def compute_output_shape(self, input_shape):
-        if len(input_shape) != 3:
-            raise ValueError(f"MaxPooling2D layer '{self.name}' needs NCHW images, got per-sample "
-                             f"shape {tuple(input_shape)}")
         c, h, w = input_shape
         sizes = tuple(conv_output_length(n, k, s, self.padding)
                       for n, k, s in zip((h, w), self.pool_size, self.strides))
@@ -205,12 +266,16 @@ class MaxPooling2D(Module):
         return F.max_pool2d(x, self.pool_size, self.strides)
 
 
-class UpSampling2D(Module):
+class UpSampling2D(ImageLayer):
     """Repeat every pixel size x size times (nearest neighbour): (C, H, W) -> (C, H*sh, W*sw)."""
 
-    def __init__(self, size=2, name=None, input_shape=None):
-        super().__init__(name=name, input_shape=input_shape)
+    def __init__(self, size=2, name=None, input_shape=None, data_format=None, interpolation="nearest"):
+        super().__init__(name=name, input_shape=input_shape, data_format=data_format)
+        if interpolation != "nearest":
+            raise ValueError(f"UpSampling2D: only interpolation='nearest' is supported, got {interpolation!r}")
         self.size = pair(size, "UpSampling2D: size")
+        if min(self.size) < 1:
+            raise ValueError(f"UpSampling2D: size must be positive, got {self.size}")
 
     def compute_output_shape(self, input_shape):
         c, h, w = input_shape
@@ -220,11 +285,11 @@ class UpSampling2D(Module):
         return F.upsample(x, self.size)
 
 
-class ZeroPadding2D(Module):
+class ZeroPadding2D(ImageLayer):
     """Add rows and columns of zeros: padding = p, (ph, pw) or ((top, bottom), (left, right))."""
 
-    def __init__(self, padding=1, name=None, input_shape=None):
-        super().__init__(name=name, input_shape=input_shape)
+    def __init__(self, padding=1, name=None, input_shape=None, data_format=None):
+        super().__init__(name=name, input_shape=input_shape, data_format=data_format)
         if isinstance(padding, int):
             padding = ((padding, padding), (padding, padding))
         padding = tuple((p, p) if isinstance(p, int) else tuple(p) for p in padding)

@@ -7,20 +7,35 @@ shapes before any data flows.
 """
 from __future__ import annotations
 
+import warnings
+
+from .. import backend, regularizers
 from .. import functional as F
-from . import activations
+from . import activations, graph
+from .data_format import image_data_format
 from .module import Module, _as_shape
 
 
 class InputLayer(Module):
-    """Declares a model's per-sample input shape: Sequential([Input((784,)), Dense(10)]).
+    """The layer behind nn.Input: it computes nothing and stands for a model's input.
 
-    It computes nothing; Sequential takes the shape from it and does not list it as a layer,
-    as Keras' Sequential does.
+    InputLayer(shape, name=None, dtype=None)   (input_shape= is accepted too, Keras 2's name)
+    Its `output` is the symbolic tensor Input(...) returns. Sequential takes the input shape
+    from it and does not list it as a layer, as Keras' Sequential does.
     """
 
-    def __init__(self, shape, name=None):
+    def __init__(self, shape=None, name=None, dtype=None, input_shape=None, batch_size=None):
+        shape = input_shape if shape is None else shape
+        if shape is None:
+            raise TypeError("InputLayer: give the per-sample shape, e.g. Input((784,)) or Input((1, 28, 28))")
         super().__init__(name=name, input_shape=shape)
+        if any(n is not None and int(n) < 0 for n in self._declared_input_shape):
+            raise ValueError(f"Input: sizes must be >= 0 (or None), got {shape}")
+        self.input_dtype = backend.np.dtype(dtype or backend.default_float_dtype())
+        self.accepts_integer_input = self.input_dtype.kind in "iub"
+        self.built, self.input_shape = True, self._declared_input_shape
+        self.output_shape = self.input_shape
+        graph.make_input(self, self.input_shape, self.input_dtype)
 
     def forward(self, x):
         return x
@@ -29,26 +44,82 @@ class InputLayer(Module):
         return input_shape
 
 
-def Input(shape, name=None):  # noqa: N802 - Keras' name
-    """keras.Input(shape=...) for Sequential models: the per-sample input shape, NCHW for images."""
-    return InputLayer(shape, name=name)
+def Input(shape=None, name=None, dtype=None, batch_size=None, tensor=None):  # noqa: N802 - Keras' name
+    """keras.Input: a symbolic tensor of shape (None,) + shape, the start of a functional model.
+
+        x = Input((784,)); y = Dense(10)(x); model = Model(x, y)
+    Per-sample shapes are NCHW for images (or channels-last after set_image_data_format).
+    dtype: float32 by default; an integer dtype keeps integer ids integers (Embedding inputs).
+    It also works as the first entry of Sequential([...]).
+    """
+    if tensor is not None:
+        raise TypeError("Input(tensor=...) is not supported: build the model from Input(shape) instead")
+    return InputLayer(shape, name=name, dtype=dtype).output
+
+
+class Lambda(Module):
+    """Wrap a function of tensors as a layer: Lambda(fn, output_shape=None, arguments=None).
+
+    fn(inputs, **arguments) runs on real tensors when the model runs; inside it, any mg.* /
+    F.* op works (e.g. the VAE's sampling: z_mean + mg.exp(z_log_var / 2) * eps). Its output
+    shape is found by running fn on small probe batches, unless output_shape (per sample,
+    without the batch axis, or a function of the input shape) is given. Lambdas hold no
+    weights: a variable created inside fn is not trained.
+    """
+
+    def __init__(self, function, output_shape=None, arguments=None, name=None, mask=None):
+        super().__init__(name=name)
+        if not callable(function):
+            raise TypeError(f"Lambda: expected a function, got {function!r}")
+        if mask is not None:
+            raise TypeError("Lambda(mask=...) is not supported")
+        self.function = function
+        self.arguments = dict(arguments or {})
+        self._given_output_shape = output_shape
+
+    def forward(self, inputs):
+        return self.function(inputs, **self.arguments)
+
+    def symbolic_output_specs(self, full_shapes, dtypes):
+        given = self._given_output_shape
+        if given is None:
+            return graph.probe_output_specs(self, full_shapes, dtypes)
+        if callable(given):
+            given = given(full_shapes)
+            given = given[1:] if len(given) and given[0] is None else given      # Keras passes full shapes
+        shapes = [_as_shape(g) for g in given] if isinstance(given, list) else [_as_shape(given)]
+        return [((None,) + s, self.dtype) for s in shapes], isinstance(given, list)
+
+    def compute_output_shape(self, input_shape):
+        return graph.per_sample(self.symbolic_output_specs(graph.with_batch(input_shape),
+                                                           [self.dtype] * (len(input_shape) if isinstance(input_shape, list) else 1)))
 
 
 class Dense(Module):
     """y = activation(x @ kernel + bias): every output unit sees every input feature.
 
-    Dense(units, activation=None, use_bias=True, input_shape=None)
+    Dense(units, activation=None, use_bias=True, input_shape=None, input_dim=None,
+          kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None)
       kernel  (in_features, units), Glorot-uniform as Keras     bias  (units,), zeros
-    The input size is learned on the first call (or from input_shape=); inputs with more
-    axes, (batch, ..., in_features), are transformed along the last one, as in Keras.
+    The input size is learned on the first call (or from input_shape= / input_dim=); inputs
+    with more axes, (batch, ..., in_features), are transformed along the last one, as in Keras.
+    Regularizers ("l2", regularizers.l1(1e-4), ...) add their penalty to the training loss.
     """
 
     def __init__(self, units, activation=None, use_bias=True, input_shape=None, name=None,
-                 kernel_initializer="glorot_uniform", bias_initializer="zeros", trainable=True):
+                 kernel_initializer="glorot_uniform", bias_initializer="zeros", trainable=True,
+                 input_dim=None, kernel_regularizer=None, bias_regularizer=None, activity_regularizer=None):
+        if input_dim is not None:
+            if input_shape is not None:
+                raise TypeError("Dense: give input_shape= or input_dim=, not both")
+            input_shape = (int(input_dim),)
         super().__init__(name=name, input_shape=input_shape, trainable=trainable)
-        if int(units) < 1:
-            raise ValueError(f"Dense: units must be a positive integer, got {units}")
+        if isinstance(units, bool) or not float(units).is_integer() or int(units) < 1:
+            raise ValueError(f"Dense: units must be a positive integer, got {units!r}")
         self.units = int(units)
+        self.kernel_regularizer = regularizers.get(kernel_regularizer)
+        self.bias_regularizer = regularizers.get(bias_regularizer)
+        self.activity_regularizer = regularizers.get(activity_regularizer)
         self.activation = activations.get(activation)
         self._activation_name = activations.name_of(activation)
         self.use_bias = use_bias
@@ -61,9 +132,9 @@ class Dense(Module):
                              f"got per-sample shape {input_shape}")
         in_features = input_shape[-1]
         self.kernel = self.add_weight((in_features, self.units), self.kernel_initializer,
-                                      fans=(in_features, self.units))
+                                      fans=(in_features, self.units), regularizer=self.kernel_regularizer)
         if self.use_bias:
-            self.bias = self.add_weight((self.units,), self.bias_initializer)
+            self.bias = self.add_weight((self.units,), self.bias_initializer, regularizer=self.bias_regularizer)
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.units,)
@@ -95,11 +166,17 @@ class Activation(Module):
 
 
 class LeakyReLU(Module):
-    """y = x for x > 0, alpha * x otherwise (Keras' default alpha = 0.3)."""
+    """y = x for x > 0, negative_slope * x otherwise (Keras' default 0.3).
 
-    def __init__(self, alpha=0.3, name=None, input_shape=None):
+    LeakyReLU(negative_slope=0.3) is Keras 3's spelling; LeakyReLU(alpha=0.2), Keras 2's,
+    is accepted too (positionally as well).
+    """
+
+    def __init__(self, negative_slope=0.3, name=None, input_shape=None, alpha=None):
         super().__init__(name=name, input_shape=input_shape)
-        self.alpha = float(alpha)
+        self.alpha = float(negative_slope if alpha is None else alpha)
+
+    negative_slope = property(lambda self: self.alpha)
 
     def forward(self, x):
         return F.leaky_relu(x, self.alpha)
@@ -143,9 +220,16 @@ class Flatten(Module):
 class Reshape(Module):
     """Reshape each sample to `shape` (the batch axis is kept; one entry may be -1)."""
 
-    def __init__(self, shape, name=None, input_shape=None):
+    def __init__(self, shape, name=None, input_shape=None, target_shape=None):
         super().__init__(name=name, input_shape=input_shape)
-        self.target_shape = _as_shape(shape)
+        self.target_shape = _as_shape(shape if target_shape is None else target_shape)
+        t = self.target_shape
+        if len(t) == 3 and t[0] == t[1] != t[2] and image_data_format() == "channels_first":
+            warnings.warn(f"Reshape({t}) looks like a channels-last image (height, width, channels), "
+                          f"but images are channels-first here (minigrad's default): the next image layer "
+                          f"will read {t[0]} channels of {t[1]}x{t[2]}. For Keras' channels-last code call "
+                          f"minigrad.nn.set_image_data_format('channels_last') first; for channels-first "
+                          f"write Reshape({(t[2], t[0], t[1])})", stacklevel=2)
 
     def forward(self, x):
         return x.reshape((x.shape[0],) + self.target_shape)
@@ -179,16 +263,30 @@ class BatchNormalization(Module):
     keeps that behaviour by freezing only the weights (see its frozen_weights).
     """
 
-    def __init__(self, momentum=0.99, epsilon=1e-3, center=True, scale=True, name=None,
+    def __init__(self, axis=None, momentum=0.99, epsilon=1e-3, center=True, scale=True, name=None,
                  input_shape=None, trainable=True):
         super().__init__(name=name, input_shape=input_shape, trainable=trainable)
+        if isinstance(axis, float):          # BatchNormalization(0.8): Keras 2 GAN code means momentum
+            raise TypeError(f"BatchNormalization: the first argument is axis (as in Keras); for a "
+                            f"momentum of {axis} write BatchNormalization(momentum={axis})")
+        self.axis = axis                     # None: the channel axis of the image data format
         self.momentum = float(momentum)
         self.epsilon = float(epsilon)
         self.center = center
         self.scale = scale
 
+    def _channel_axis(self, ndim) -> int:
+        """The normalised axis of a (batch, ...) input of `ndim` axes, as a positive index."""
+        axis = self.axis
+        if axis is None:
+            axis = 1 if ndim <= 2 or image_data_format() == "channels_first" else -1
+        if not -ndim < axis < ndim or axis == 0 or axis == -ndim:
+            raise ValueError(f"BatchNormalization layer '{self.name}': axis {self.axis} is not a feature "
+                             f"axis of a {ndim}-d input (axis 0 is the batch)")
+        return axis % ndim
+
     def build(self, input_shape):
-        channels = (input_shape[0],)
+        channels = (input_shape[self._channel_axis(len(input_shape) + 1) - 1],)
         if self.scale:
             self.gamma = self.add_weight(channels, "ones")
         if self.center:
@@ -202,10 +300,13 @@ class BatchNormalization(Module):
     def expected_input_shape(self):
         if not self.built:
             return None
-        return (self.input_shape[0],) + (None,) * (len(self.input_shape) - 1)
+        expected = [None] * len(self.input_shape)
+        axis = self._channel_axis(len(self.input_shape) + 1) - 1
+        expected[axis] = self.input_shape[axis]
+        return tuple(expected)
 
     def forward(self, x):
         return F.batch_norm(x, self.moving_mean, self.moving_variance,
                             self.gamma if self.scale else None, self.beta if self.center else None,
                             training=self.training and self.trainable,
-                            momentum=self.momentum, epsilon=self.epsilon, axis=1)
+                            momentum=self.momentum, epsilon=self.epsilon, axis=self._channel_axis(x.ndim))

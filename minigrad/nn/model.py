@@ -1,45 +1,36 @@
-"""Model: a Module with Keras' training API (compile, fit, evaluate, predict, summary, saving).
+"""Model: a Module with Keras' training API, built three ways.
+
+    functional    x = Input((784,)); y = Dense(10)(Dense(64, activation="relu")(x))
+                  model = Model(x, y)                      (graph.py: the layer calls, in order)
+    Sequential    Sequential([Dense(64, activation="relu"), Dense(10)])     (sequential.py)
+    subclassing   class MyModel(Model): def forward(self, x) (or Keras' call(self, inputs)) ...
+
+Every kind compiles and trains the same way (training.py):
 
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     history = model.fit(x_train, y_train, epochs=5, batch_size=32, validation_data=(x_val, y_val))
     model.evaluate(x_test, y_test)
     probabilities = model.predict(x_test)
 
-One training step, all fit() does per batch, is the loop a learner would write by hand:
-
-    pred = model(x_batch)                    # forward, recording the graph
-    loss = loss_fn(y_batch, pred)            # Keras order: targets first
-    loss.backward()                          # dloss/dparameter into every .grad
-    optimizer.step()                         # update the trainable parameters
-
-Data comes as NumPy arrays (or anything np.asarray takes); each batch moves to the
-model's device as it is used. Sequential (sequential.py) is the usual Model; subclass Model
-and write forward() for anything else.
+A functional model is a layer too: call it on a tensor, nest it in another model (the
+VAE's decoder(encoder(x)[2])), or put it in a Sequential.
 """
 from __future__ import annotations
 
 import contextlib
+import os
+import weakref
 
 import numpy as np
 
-from .. import autograd, backend
+from .. import backend
+from .. import losses as losses_module
+from ..callbacks import History  # noqa: F401  (re-exported: nn.History, as before)
 from ..tensor import Tensor
-from . import metrics as metrics_module
-from . import saving
-from .module import Module, format_shape
-from .progress import ProgressBar
+from . import graph, saving, training
+from .module import Module, format_shape, unique_name
 
-
-class History:
-    """What fit() returns: history = {"loss": [...], "accuracy": [...], "val_loss": [...], ...}."""
-
-    def __init__(self):
-        self.history: dict = {}
-        self.epoch: list = []
-        self.params: dict = {}
-
-    def __repr__(self):
-        return f"History(epochs={len(self.epoch)}, keys={list(self.history)})"
+_bound_by_compile = weakref.WeakSet()     # optimizers whose parameters a model's compile() chose
 
 
 def _get_optimizer(optimizer):
@@ -48,78 +39,258 @@ def _get_optimizer(optimizer):
         return optim.get(optimizer)
     if not hasattr(optimizer, "step") or not hasattr(optimizer, "bind"):
         raise TypeError(f"compile: optimizer must be 'sgd', 'rmsprop', 'adam' or an optimizer "
-                        f"instance such as minigrad.optim.Adam(lr=1e-3), got {optimizer!r}")
+                        f"instance such as minigrad.optim.Adam(1e-3), got {optimizer!r}")
     return optimizer
 
 
-def _host(data):
-    if data is None:
-        return None
-    return data.numpy() if isinstance(data, Tensor) else np.asarray(data)
+def _output_name(tensor) -> str:
+    """Keras names an output after the layer (or op) that made it."""
+    node = tensor.node
+    return node.layer.name if hasattr(node, "layer") else node.name.lower()
 
 
-class _Totals:
-    """Sample-weighted sums of the loss and metrics over an epoch (Keras' running averages)."""
+def _unique(names) -> list:
+    seen, out = {}, []
+    for name in names:
+        count = seen.get(name, 0)
+        seen[name] = count + 1
+        out.append(name if count == 0 else f"{name}_{count}")
+    return out
 
-    def __init__(self, metric_fns):
-        self.metric_fns = metric_fns
-        self.sums = {"loss": 0.0}
-        self.counts = {"loss": 0}
 
-    def add(self, loss: float, y_true: Tensor, y_pred: Tensor) -> None:
-        n = y_pred.shape[0] if y_pred.ndim else 1
-        self.sums["loss"] += loss * n
-        self.counts["loss"] += n
-        for name, fn in self.metric_fns:
-            total, count = fn(y_true, y_pred)
-            self.sums[name] = self.sums.get(name, 0.0) + total
-            self.counts[name] = self.counts.get(name, 0) + count
+class LayerList(list):
+    """model.layers: a list to read. Changing it would not change the model (Keras' old
+    `model.layers.pop()` gotcha), so it refuses, pointing to what does."""
 
-    def values(self) -> dict:
-        return {k: self.sums[k] / max(self.counts[k], 1) for k in self.sums}
+    def _refuse(self, *args, **kwargs):
+        raise TypeError("model.layers is a read-only view: changing it would not change the model. "
+                        "Use model.pop() / model.add(layer) on a Sequential, or build a new model, e.g. "
+                        "Model(model.input, model.layers[-2].output)")
+
+    append = extend = insert = remove = pop = clear = sort = reverse = _refuse
+    __setitem__ = __delitem__ = __iadd__ = __imul__ = _refuse
 
 
 class Model(Module):
-    """A Module that can be compiled and trained with fit(); see the module docstring."""
+    """A Module that can be compiled and trained with fit(); see the module docstring.
+
+    Model(inputs, outputs, name=None)   a functional model: inputs and outputs are symbolic
+                                        tensors (one, a list or a dict of them)
+    Model()                             the base of a subclassed model (write forward or call)
+    """
 
     optimizer = None
     loss = None
-    _metric_fns = ()
+    _graph = None
+    _compiled = False
+    _compile_spec = None
+    _plan = None
     _compiled_flags = None
-    _optimizer_bound = False
+    _train_params = None
     _pending_optimizer_state = None
-    _bound_optimizer = None
     _user_params = False
+    _warned_trainable = False
+    _terminate_on_nan = False
+    stop_training = False
+    history = None
+
+    def __init__(self, inputs=None, outputs=None, name=None, trainable=True, **kwargs):
+        if kwargs:
+            raise TypeError(f"Model: unexpected arguments {sorted(kwargs)}")
+        functional = inputs is not None or outputs is not None
+        super().__init__(name=name or (unique_name("functional") if functional else None), trainable=trainable)
+        if functional:
+            self._init_graph(inputs, outputs)
+
+    # ------------------------------------------------------------------ the functional graph
+    def _init_graph(self, inputs, outputs):
+        if inputs is None or outputs is None:
+            raise TypeError("Model(inputs, outputs): give both, e.g. Model(x, y) with x = Input((784,))")
+        flat_in, in_keys, self._input_kind = graph.flatten_structure(inputs)
+        flat_out, out_keys, self._output_kind = graph.flatten_structure(outputs)
+        self._graph = graph.Graph(flat_in, flat_out, self.name)
+        self._graph_layers = self._graph.layers()          # children(): weights in layer order
+        self._input_keys = in_keys or [t.node.name for t in flat_in]
+        self._output_keys = out_keys
+        self.output_names = out_keys or _unique([_output_name(t) for t in flat_out])
+        shapes = [tuple(t.shape[1:]) for t in flat_in]
+        self.input_shape = shapes[0] if self._input_kind == "single" else shapes
+        outs = [tuple(t.shape[1:]) for t in flat_out]
+        self.output_shape = outs[0] if self._output_kind == "single" else outs
+        self._declared_input_shape = self.input_shape if self._input_kind == "single" else None
+        self._integer_inputs = {id(t): t.dtype.kind in "iub" or any(
+            node.layer.accepts_integer_input for node in self._graph.nodes
+            if hasattr(node, "layer") and any(u is t for u in node.input_tensors)) for t in flat_in}
+        self.built = True
+
+    @property
+    def inputs(self) -> list:
+        """The model's input tensors (symbolic), as a list."""
+        if self._graph is None:
+            raise AttributeError(f"model '{self.name}' has no symbolic inputs (it is not functional, "
+                                 "or not built with a known input shape)")
+        return list(self._graph.inputs)
+
+    @property
+    def outputs(self) -> list:
+        if self._graph is None:
+            raise AttributeError(f"model '{self.name}' has no symbolic outputs (it is not functional, "
+                                 "or not built with a known input shape)")
+        return list(self._graph.outputs)
+
+    @property
+    def input(self):
+        """The input tensor (or the list of them), as Keras' model.input."""
+        tensors = self.inputs
+        return tensors[0] if len(tensors) == 1 else tensors
+
+    @property
+    def output(self):
+        tensors = self.outputs
+        return tensors[0] if len(tensors) == 1 else tensors
+
+    @property
+    def layers(self) -> list:
+        """The layers, in the order they run (a functional model lists its Input layers first)."""
+        if self._graph is not None:
+            return LayerList(self._graph_layers)
+        return LayerList(self.children())
+
+    def get_layer(self, name=None, index=None):
+        """The layer called `name`, or at position `index` of model.layers."""
+        layers = self.layers
+        if index is not None:
+            if name is not None:
+                raise ValueError("get_layer: give name or index, not both")
+            if not -len(layers) <= index < len(layers):
+                raise ValueError(f"get_layer: index {index} is out of range: model '{self.name}' has "
+                                 f"{len(layers)} layers")
+            return layers[index]
+        for layer in layers:
+            if layer.name == name:
+                return layer
+        raise ValueError(f"get_layer: no layer named {name!r} in model '{self.name}'; its layers are "
+                         f"{[layer.name for layer in layers]}")
+
+    def add_loss(self, loss) -> None:
+        """Add a loss; on a functional model it may be symbolic (computed from the model's
+        tensors at every step, as the Keras VAE's vae.add_loss(vae_loss))."""
+        if isinstance(loss, Tensor) and loss.symbolic and self._graph is not None and not graph.probing():
+            self._graph.sort([loss])                 # raises now if it needs inputs the model lacks
+        super().add_loss(loss)
+
+    def forward(self, inputs, *args, **kwargs):
+        if self._graph is None:
+            call = getattr(type(self), "call", None)
+            if call is None:
+                raise NotImplementedError(f"{type(self).__name__} must define forward(x) (or Keras' call(inputs)), "
+                                          "or be built as Model(inputs, outputs)")
+            return self.call(inputs, *args, **kwargs)
+        if args or kwargs:
+            raise TypeError(f"model '{self.name}': unexpected arguments {list(kwargs) or args}")
+        outs, losses = self._graph.run(self._flat_inputs(inputs), self._symbolic_losses)
+        for loss in losses:
+            self.add_loss(loss)
+        return graph.pack_structure(outs, self._output_keys, self._output_kind)
+
+    def _flat_inputs(self, inputs) -> list:
+        n = len(self._graph.inputs)
+        if isinstance(inputs, dict):
+            missing = [k for k in self._input_keys if k not in inputs]
+            if missing:
+                raise ValueError(f"model '{self.name}': no value for input(s) {missing}; it takes "
+                                 f"{self._input_keys}")
+            return [inputs[k] for k in self._input_keys]
+        values = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
+        if len(values) != n:
+            raise ValueError(f"model '{self.name}' takes {n} input(s) {self._input_keys}, got {len(values)}")
+        return values
+
+    def _as_input_tensors(self, inputs):
+        if self._graph is None or len(self._graph.inputs) == 1 and not isinstance(inputs, (dict, list, tuple)):
+            if self._graph is None:
+                return super()._as_input_tensors(inputs)
+            return self._input_tensor(inputs, self._graph.inputs[0])
+        if isinstance(inputs, dict):
+            order = dict(zip(self._input_keys, self._graph.inputs))
+            return {k: self._input_tensor(v, order.get(k)) for k, v in inputs.items()}
+        values = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
+        return [self._input_tensor(v, t) for v, t in zip(values, self._graph.inputs)]
+
+    def _input_tensor(self, value, symbolic_input):
+        """Data for one Input: its dtype if it is an integer Input (or feeds integer-id layers),
+        else the model's float type."""
+        if isinstance(value, Tensor):
+            return value
+        host = np.asarray(value)
+        keep = host.dtype.kind in "iub" and self._integer_inputs.get(id(symbolic_input), False)
+        return Tensor(host, dtype=None if keep else self.dtype, device=self.device)
 
     # ------------------------------------------------------------------ compile
-    def compile(self, optimizer="rmsprop", loss=None, metrics=None):
-        """Choose the optimizer ('sgd', 'rmsprop', 'adam' or an instance), loss and metrics.
+    def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None,
+                weighted_metrics=None, run_eagerly=None, jit_compile=None, steps_per_execution=None,
+                **unknown):
+        """Choose the optimizer ('sgd', 'rmsprop', 'adam' or an instance), the loss(es) and metrics.
 
+        loss       a name, a function loss(y_true, y_pred), a list (one per output) or a dict by
+                   output name; None for a model whose loss comes from add_loss alone
+        loss_weights, metrics   likewise per output (a flat metrics list applies to every output)
         As in Keras, which weights train is fixed here: freezing (layer.trainable = False)
         takes effect for fit()/train_on_batch() of models compiled after it. So a GAN's
         discriminator, compiled while trainable and then frozen inside the combined model,
-        still trains in its own train_on_batch().
+        still trains in its own train_on_batch(). One optimizer may serve several models: each
+        model's step updates exactly its own trainable parameters.
+        run_eagerly / jit_compile are accepted and ignored: minigrad always runs eagerly.
         """
-        from .. import losses
-        if loss is None:
-            raise ValueError("compile: a loss is needed, e.g. loss='mse' or "
-                             "loss='sparse_categorical_crossentropy', or a function loss(y_true, y_pred)")
+        if unknown:
+            raise TypeError(f"compile: unexpected arguments {sorted(unknown)}")
+        if weighted_metrics is not None:
+            raise TypeError("compile(weighted_metrics=...) is not supported; metrics use sample_weight already")
+        if steps_per_execution not in (None, 1, "auto"):
+            raise TypeError("compile(steps_per_execution=...) is not supported")
         optimizer = _get_optimizer(optimizer)
         # An optimizer made with its own parameters, e.g. Adam(model.layers[-1].parameters()),
-        # keeps them; otherwise it gets the model's trainable parameters at the first step.
-        self._user_params = bool(getattr(optimizer, "params", None)) and optimizer is not self._bound_optimizer
+        # keeps them; otherwise it updates the model's trainable parameters.
+        self._user_params = bool(getattr(optimizer, "params", None)) and optimizer not in _bound_by_compile
+        if not self._user_params:
+            _bound_by_compile.add(optimizer)
         self.optimizer = optimizer
-        self.loss = losses.get(loss)
-        self._metric_fns = [metrics_module.get(m, loss) for m in (metrics or [])]
+        self._compile_spec = (loss, loss_weights, metrics)
+        self.loss = None if isinstance(loss, (list, tuple, dict)) or loss is None else losses_module.get(loss)
+        self._plan = None
+        self._compiled = True
         self._compiled_flags = [(m, m._trainable) for m in self.modules()]
-        self._optimizer_bound = False
+        self._train_params = None
+        self._warned_trainable = False
+        if self.built and self._graph is not None:
+            self._plan_for(len(self._graph.outputs))      # check the loss/metric names now
 
     @property
     def metrics_names(self) -> list:
-        return ["loss"] + [name for name, _ in self._metric_fns]
+        if self._plan is None:
+            if self._compile_spec is None:
+                return ["loss"]
+            return ["loss"] + [training.metrics_module.get(m).name for m in training._as_list(self._compile_spec[2])]
+        return self._plan.names()
+
+    def _plan_for(self, n_outputs):
+        if self._plan is None or len(self._plan.output_names) != n_outputs:
+            names = self.output_names if len(self.output_names) == n_outputs else \
+                ([f"output_{i + 1}" for i in range(n_outputs)] if n_outputs > 1 else ["output"])
+            loss, loss_weights, metrics = self._compile_spec
+            self._plan = training.Plan(loss, loss_weights, metrics, names)
+        return self._plan
+
+    @property
+    def output_names(self) -> list:
+        return self.__dict__.get("output_names", ["output"])
+
+    @output_names.setter
+    def output_names(self, names) -> None:
+        self.__dict__["output_names"] = list(names)
 
     def _require_compiled(self, what):
-        if self.optimizer is None:
+        if not self._compiled:
             raise RuntimeError(f"{what}: compile the model first, e.g. "
                                "model.compile(optimizer='adam', loss='mse')")
 
@@ -135,171 +306,121 @@ class Model(Module):
             for m, flag in saved:
                 m._set_own_trainable(flag)
 
-    def _bind_optimizer(self) -> None:
-        """Give the optimizer the trainable parameters, once the model is built."""
-        if self._optimizer_bound:
+    def _warn_if_trainable_changed(self):
+        if self._warned_trainable or not self._compiled_flags:
             return
-        opt = self.optimizer
-        if not self._user_params:
-            opt.bind(self.parameters())          # the same parameters again: the state is kept
-            self._bound_optimizer = opt
-        if self._pending_optimizer_state is not None:
-            opt.load_state_dict(self._pending_optimizer_state)
-            self._pending_optimizer_state = None
-        self._optimizer_bound = True
+        changed = [m for m, flag in self._compiled_flags if m._trainable != flag]
+        if changed:
+            self._warned_trainable = True
+            training.warn_trainable_changed(self, changed)
 
-    # ------------------------------------------------------------------ batches
-    def _to_tensor(self, array, target=False) -> Tensor:
-        """A host batch as a tensor on the model's device; numbers become the model's float
-        type, except integer targets (class labels), which stay integers."""
-        array = np.asarray(array)
-        cast = array.dtype.kind == "f" or array.dtype.kind == "b" or (not target and array.dtype.kind in "iu")
-        return Tensor(array, dtype=self.dtype if cast else None, device=self.device)
+    def _params_to_train(self) -> list:
+        """The parameters this model's steps update: trainable at compile(), once built."""
+        if self._train_params is None:
+            self._train_params = self.parameters()
+            if not self._user_params:
+                self.optimizer.bind(self._train_params)
+            if self._pending_optimizer_state is not None:
+                self._load_optimizer_state(self._pending_optimizer_state)
+                self._pending_optimizer_state = None
+        return self._train_params
 
-    def _train_step(self, x, y):
-        """One optimizer step on one batch: (loss as a float, y tensor, predictions)."""
-        x_t = self._to_tensor(x)
-        with self._as_compiled():
-            if not self.built:
-                self.build_for(tuple(x_t.shape[1:]))
-            self._bind_optimizer()
-            y_t = self._to_tensor(y, target=True)
-            self.zero_grad()
-            pred = self(x_t)
-            loss = self.loss(y_t, pred)
-            if loss.ndim:
-                loss = loss.mean()
-            loss.backward()
+    def _load_optimizer_state(self, state):
+        if self._user_params:
+            self.optimizer.load_state_dict(state)
+        else:
+            self.optimizer.load_state_dict(state, params=self._train_params)
+
+    def _optimizer_step(self, params):
+        if self._user_params:
             self.optimizer.step()
-        return loss.item(), y_t, pred.detach()
+        else:
+            self.optimizer.step(params)
 
-    def _test_step(self, x, y):
-        x_t, y_t = self._to_tensor(x), self._to_tensor(y, target=True)
-        with autograd.no_grad():
-            pred = self(x_t)
-            loss = self.loss(y_t, pred)
-        return (loss.mean() if loss.ndim else loss).item(), y_t, pred
+    def parameter_name(self, p) -> str:
+        for path, q in self.named_parameters():
+            if q is p:
+                return path
+        return "?"
 
-    def train_on_batch(self, x, y):
-        """One training step on one batch; returns the loss (or [loss, *metrics])."""
-        self._require_compiled("train_on_batch")
-        with self._mode(True):
-            loss, y_t, pred = self._train_step(_host(x), _host(y))
-        return self._result(loss, y_t, pred)
+    # ------------------------------------------------------------------ training (training.py)
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
+            validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
+            sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_steps=None,
+            validation_batch_size=None, validation_freq=1):
+        """Train for `epochs` passes over (x, y); returns a History (also model.history).
 
-    def test_on_batch(self, x, y):
-        self._require_compiled("test_on_batch")
-        with self._mode(False):
-            loss, y_t, pred = self._test_step(_host(x), _host(y))
-        return self._result(loss, y_t, pred)
-
-    def predict_on_batch(self, x):
-        with self._mode(False), autograd.no_grad():
-            return self(self._to_tensor(_host(x))).numpy()
-
-    def _result(self, loss, y_t, pred):
-        totals = _Totals(self._metric_fns)
-        totals.add(loss, y_t, pred)
-        values = list(totals.values().values())
-        return values[0] if len(values) == 1 else values
-
-    # ------------------------------------------------------------------ fit / evaluate / predict
-    def fit(self, x, y, epochs=1, batch_size=32, validation_data=None, shuffle=True, verbose=1,
-            validation_split=0.0, initial_epoch=0):
-        """Train for `epochs` passes over (x, y); returns a History.
-
+        x, y            arrays, lists or dicts of arrays (several inputs/outputs), or x a
+                        generator of (x, y[, sample_weight]) batches with steps_per_epoch
+        y=None          for a model whose loss is all add_loss (fit(x) / fit(x, None))
         shuffle         reorder the samples every epoch with the seeded CPU generator
-                        (mg.manual_seed makes runs repeatable)
-        validation_data (x_val, y_val), scored after every epoch as val_loss, val_<metric>
-        validation_split the fraction of (x, y), taken from the end before shuffling, to use
-                        as validation data instead
+        validation_data (x_val, y_val[, sample_weight]) or (x_val, None), scored after every
+                        epoch as val_loss, val_<metric>; validation_split takes that fraction
+                        from the end of (x, y) before shuffling instead
+        class_weight    {class: weight}; sample_weight one weight per sample
+        callbacks       minigrad.callbacks objects (EarlyStopping, ModelCheckpoint, ...)
         verbose         0 silent, 1 a progress bar per epoch, 2 one line per epoch
         """
-        self._require_compiled("fit")
-        if y is None:
-            raise ValueError("fit: targets y are needed (for an autoencoder, fit(x, x))")
-        x, y = _host(x), _host(y)
-        n = _check_lengths("fit", x, y)
-        if validation_split:
-            cut = int(n * (1 - validation_split))
-            x, y, validation_data = x[:cut], y[:cut], (x[cut:], y[cut:])
-            n = cut
-        if validation_data is not None:
-            x_val, y_val = (_host(a) for a in validation_data[:2])
-        history = History()
-        history.params = {"epochs": epochs, "steps": -(-n // batch_size), "verbose": verbose}
-        with self._mode(True):
-            for epoch in range(initial_epoch, epochs):
-                if verbose:
-                    print(f"Epoch {epoch + 1}/{epochs}")
-                order = backend.generator("cpu").permutation(n) if shuffle else None
-                bar = ProgressBar(-(-n // batch_size), verbose)
-                totals = _Totals(self._metric_fns)
-                for step, start in enumerate(range(0, n, batch_size), 1):
-                    index = order[start:start + batch_size] if shuffle else slice(start, start + batch_size)
-                    loss, y_t, pred = self._train_step(x[index], y[index])
-                    totals.add(loss, y_t, pred)
-                    bar.update(step, totals.values())
-                logs = totals.values()
-                if validation_data is not None:
-                    with self._mode(False):
-                        scores = self._score(x_val, y_val, batch_size)
-                    logs.update({"val_" + k: v for k, v in scores.items()})
-                bar.close(logs)
-                for key, value in logs.items():
-                    history.history.setdefault(key, []).append(value)
-                history.epoch.append(epoch)
-        self.history = history
-        return history
+        return training.fit(self, x, y, batch_size, epochs, verbose, callbacks, validation_split,
+                            validation_data, shuffle, class_weight, sample_weight, initial_epoch,
+                            steps_per_epoch, validation_steps, validation_batch_size, validation_freq)
 
-    def _score(self, x, y, batch_size, bar=None) -> dict:
-        totals = _Totals(self._metric_fns)
-        n = _check_lengths("evaluate", x, y)
-        for step, start in enumerate(range(0, n, batch_size), 1):
-            loss, y_t, pred = self._test_step(x[start:start + batch_size], y[start:start + batch_size])
-            totals.add(loss, y_t, pred)
-            if bar is not None:
-                bar.update(step, totals.values())
-        return totals.values()
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None,
+                 callbacks=None, return_dict=False):
+        """The loss (and metrics) over (x, y) in inference mode: loss, [loss, *metrics] or a dict."""
+        return training.evaluate(self, x, y, batch_size, verbose, sample_weight, steps, callbacks, return_dict)
 
-    def evaluate(self, x, y, batch_size=32, verbose=1):
-        """The loss (and metrics) over (x, y) in inference mode: loss, or [loss, *metrics]."""
-        self._require_compiled("evaluate")
-        x, y = _host(x), _host(y)
-        bar = ProgressBar(-(-len(x) // batch_size), verbose)
-        with self._mode(False):
-            values = self._score(x, y, batch_size, bar)
-        bar.close(values)
-        values = list(values.values())
-        return values[0] if len(values) == 1 else values
+    def predict(self, x, batch_size=None, verbose=0, steps=None, callbacks=None):
+        """The model's outputs for x, batch by batch in inference mode, as NumPy arrays
+        (a list or dict of them for several outputs)."""
+        return training.predict(self, x, batch_size, verbose, steps, callbacks)
 
-    def predict(self, x, batch_size=32, verbose=0):
-        """The model's outputs for x, batch by batch in inference mode, as one NumPy array."""
-        x = _host(x)
-        outputs = []
-        bar = ProgressBar(-(-len(x) // batch_size), verbose)
-        with self._mode(False), autograd.no_grad():
-            for step, start in enumerate(range(0, len(x), batch_size), 1):
-                outputs.append(self(self._to_tensor(x[start:start + batch_size])).numpy())
-                bar.update(step, {})
-        bar.close({})
-        return np.concatenate(outputs) if outputs else np.zeros((0,))
+    def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
+        """One training step on one batch; returns the loss (or [loss, *metrics])."""
+        return training.on_batch(self, "train", x, y, sample_weight, class_weight, return_dict)
+
+    def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
+        return training.on_batch(self, "test", x, y, sample_weight, None, return_dict)
+
+    def predict_on_batch(self, x):
+        out = training.predict(self, x, batch_size=max(len(training.data.leaves(training.data.host(x))[0]), 1))
+        return out
 
     # ------------------------------------------------------------------ summary
     def _summary_rows(self):
-        return list(self.children())
+        """(name (type), output shape, params[, connected to]) per layer."""
+        if self._graph is None:
+            return [_row(layer) for layer in self.children()]
+        nodes_of = {}
+        for node in [t.node for t in self._graph.inputs] + self._graph.nodes:
+            nodes_of.setdefault(id(getattr(node, "layer", node)), []).append(node)
+        rows = []
+        for key, nodes in nodes_of.items():
+            node = nodes[0]
+            layer = getattr(node, "layer", None)
+            shapes = [format_shape(t.shape[1:]) for t in node.outputs]
+            shape = shapes[0] if len(shapes) == 1 else "[" + ", ".join(shapes) + "]"
+            if layer is None:
+                label, params = f"{node.name.lower()} ({node.name})", "0"
+            else:
+                label = f"{layer.name} ({type(layer).__name__})"
+                params = f"{layer.count_params():,}"
+            links = [f"{_node_label(t)}" for n in nodes for t in n.parents()] if not isinstance(
+                node, graph.InputNode) else []
+            rows.append((label, shape, params, ", ".join(links) or "-"))
+        return rows
 
-    def summary(self, print_fn=None):
-        """Print Keras' table: each layer's name (type), output shape and parameter count."""
+    def summary(self, print_fn=None, line_length=None):
+        """Print Keras' table: each layer's name (type), output shape and parameter count (and,
+        for a functional model, what it is connected to), then the totals (shared layers once)."""
         print_fn = print_fn or print
-        rows = [("Layer (type)", "Output Shape", "Param #")]
-        for layer in self._summary_rows():
-            shape = format_shape(layer.output_shape) if layer.built and layer.output_shape is not None \
-                else "?"
-            params = f"{layer.count_params():,}" if layer.built else "0 (unbuilt)"
-            rows.append((f"{layer.name} ({type(layer).__name__})", shape, params))
+        body = self._summary_rows()
+        header = ("Layer (type)", "Output Shape", "Param #", "Connected to")[:len(body[0]) if body else 3]
+        rows = [header] + body
         widths = [max(28, *(len(r[0]) for r in rows)) + 2, max(24, *(len(r[1]) for r in rows)) + 2,
-                  max(10, *(len(r[2]) for r in rows))]
+                  max(10, *(len(r[2]) for r in rows)) + (2 if len(header) == 4 else 0)]
+        if len(header) == 4:
+            widths.append(max(16, *(len(r[3]) for r in rows)))
         total_width = sum(widths) + 1
 
         def line(row):
@@ -330,16 +451,26 @@ class Model(Module):
         continues training exactly where this one stopped. Returns the path written.
         """
         state = None
-        if include_optimizer and self.optimizer is not None and self._optimizer_bound:
-            state = self.optimizer.state_dict()
+        if include_optimizer and self.optimizer is not None and self._train_params is not None:
+            state = self._optimizer_state()
         return saving.save(filepath, self, state)
+
+    def _optimizer_state(self):
+        """The optimizer's state for this model's parameters (an optimizer may serve several)."""
+        if self._user_params:
+            return self.optimizer.state_dict()
+        return self.optimizer.state_dict(params=self._train_params)
 
     def load_weights(self, filepath) -> None:
         """Load weights saved by save_weights; the architecture must match (checked, layer by layer).
 
         A saved optimizer state is loaded too when the model is compiled (now, or later:
-        it is kept until the optimizer gets its parameters).
+        it is kept until the optimizer gets its parameters). Files written by Keras
+        (.weights.h5, .h5) are read by minigrad.interop.keras_h5 (needs the h5py extra).
         """
+        if os.fspath(filepath).endswith(".h5"):
+            from ..interop import keras_h5          # optional: only Keras files need it
+            return keras_h5.load_keras_weights(self, filepath)
         records = saving.weight_records(self)
         if not records and not self.built:
             raise RuntimeError(f"load_weights: model '{self.name}' has no weights yet; build it first "
@@ -351,16 +482,28 @@ class Model(Module):
             saving.assign(p, array)
         if packed is not None:
             state = saving.unpack_state(packed, opt_arrays, self.device)
-            if self.optimizer is not None and self._optimizer_bound:
-                self.optimizer.load_state_dict(state)
+            if self.optimizer is not None and self._train_params is not None:
+                self._load_optimizer_state(state)
             else:
                 self._pending_optimizer_state = state
 
 
-def _check_lengths(what, x, y) -> int:
-    n = len(x)
-    if y is not None and len(y) != n:
-        raise ValueError(f"{what}: x has {n} samples but y has {len(y)}; they must match")
-    if n == 0:
-        raise ValueError(f"{what}: no samples")
-    return n
+def _row(layer):
+    shape = layer.output_shape if layer.built else None
+    if shape is None:
+        shape_text = "?"
+    elif isinstance(shape, list):
+        shape_text = "[" + ", ".join(format_shape(s) for s in shape) + "]"
+    else:
+        shape_text = format_shape(shape)
+    params = f"{layer.count_params():,}" if layer.built else "0 (unbuilt)"
+    return (f"{layer.name} ({type(layer).__name__})", shape_text, params)
+
+
+def _node_label(tensor) -> str:
+    """Keras' "layer[node][tensor]" for the tensor a layer was called on."""
+    node = tensor.node
+    owner = getattr(node, "layer", None)
+    index = owner._inbound_nodes.index(node) if owner is not None and node in owner._inbound_nodes else 0
+    name = owner.name if owner is not None else node.name.lower()
+    return f"{name}[{index}][{tensor.index}]"

@@ -26,12 +26,14 @@ import contextlib
 import re
 from collections import defaultdict
 
-from .. import autograd, backend
+from .. import autograd, backend, symbolic
 from ..tensor import Tensor
+from . import graph
 
 # ---------------------------------------------------------------------- names
 
 _name_counts: defaultdict = defaultdict(int)
+_call_depth = 0             # how deep in nested module calls we are (0: the outermost)
 
 
 def unique_name(base: str) -> str:
@@ -104,6 +106,12 @@ class Module:
     _device = None
     _dtype = None
     _name = None
+    _call_losses = ()           # tensors add_loss()-ed in the last forward pass
+    _symbolic_losses = ()       # symbolic tensors add_loss()-ed to a functional model
+    _regularized = ()           # (Parameter, regularizer) pairs, from add_weight(regularizer=...)
+    _inbound_nodes = ()         # the recorded calls on symbolic tensors (nn/graph.py)
+    activity_regularizer = None
+    accepts_integer_input = False   # True for layers fed integer ids (Embedding): kept as ints
 
     def __init__(self, name=None, input_shape=None, trainable=True):
         self._name = name or unique_name(_snake_case(type(self).__name__))   # named when made, as Keras
@@ -123,21 +131,85 @@ class Module:
         self._name = value
 
     # ------------------------------------------------------------------ the call
-    def __call__(self, x, *args, training=None, **kwargs):
-        """forward(x), building first if needed. training=True/False runs the whole tree in
-        that mode for this call only (Keras' `model(x, training=False)`)."""
-        if not isinstance(x, Tensor):           # NumPy arrays and lists are welcome too
-            numeric = backend.np.asarray(x).dtype.kind in "biuf"
-            x = Tensor(x, dtype=self.dtype if numeric else None, device=self.device)
+    def __call__(self, inputs, *args, training=None, **kwargs):
+        """forward(inputs), building first if needed. training=True/False runs the whole tree
+        in that mode for this call only (Keras' `model(x, training=False)`).
+
+        inputs is a tensor (or anything np.asarray takes), or a list of them for layers that
+        take several (merge layers). Called on symbolic tensors (from Input), the call is
+        recorded instead of run: see nn/graph.py (the functional API).
+        """
+        if symbolic._has_symbolic((inputs, args, kwargs)):
+            if symbolic.running():              # inside a running model: use the real values
+                value_of = symbolic._evaluations[-1].value_of
+                inputs, args, kwargs = symbolic._map_tensors((inputs, args, kwargs), value_of)
+            else:
+                return graph.call_symbolic(self, inputs, args, kwargs, training)
+        inputs = self._as_input_tensors(inputs)
+        first = inputs[0] if isinstance(inputs, list) else \
+            next(iter(inputs.values())) if isinstance(inputs, dict) else inputs
         if not self.built:
             for m in self.modules():              # built by data: parameters go where the data is
-                m._device = m._device or x.device
-            self.build_for(tuple(x.shape[1:]))
-        self.check_input(x)
-        if training is None:
-            return self.forward(x, *args, **kwargs)
-        with self._mode(training):
-            return self.forward(x, *args, **kwargs)
+                m._device = m._device or first.device
+            self.build_for(graph.per_sample_shapes(inputs))
+        if isinstance(inputs, Tensor):
+            self.check_input(inputs)
+        global _call_depth
+        if _call_depth == 0:                     # an outermost call: forget the last call's add_loss
+            for m in self.modules():
+                m._call_losses = []
+        _call_depth += 1
+        try:
+            if training is None:
+                out = self._forward(inputs, *args, **kwargs)
+            else:
+                with self._mode(training):
+                    out = self._forward(inputs, *args, **kwargs)
+        finally:
+            _call_depth -= 1
+        if self.activity_regularizer is not None and isinstance(out, Tensor):
+            self.add_loss(self.activity_regularizer(out))
+        return out
+
+    def _as_input_tensors(self, inputs):
+        """Tensors for forward: a list or tuple of tensors/arrays is several inputs (merge
+        layers, multi-input models); anything else one input. NumPy data becomes the module's
+        float type on its device (integers too, except for layers that take integer ids)."""
+        if isinstance(inputs, (list, tuple)) and inputs and all(
+                isinstance(v, (Tensor, backend.np.ndarray)) or backend.is_backend_array(v) for v in inputs):
+            return [self._as_input_tensors(v) for v in inputs]
+        if isinstance(inputs, Tensor):
+            return inputs
+        host = backend.np.asarray(inputs)
+        keep = host.dtype.kind in "iub" and self.accepts_integer_input
+        numeric = host.dtype.kind in "biuf" and not keep
+        return Tensor(inputs, dtype=self.dtype if numeric else None, device=self.device)
+
+    # ------------------------------------------------------------------ losses (add_loss, regularizers)
+    def add_loss(self, loss) -> None:
+        """Add a scalar (or per-sample) tensor to the training loss of the model this layer is
+        in, as Keras' add_loss: call it from forward()/call(); fit() adds what the last forward
+        pass added, plus the weight regularizers' penalties (see `losses`)."""
+        if graph.probing():                      # a shape probe is not a real forward pass
+            return
+        if isinstance(loss, Tensor) and loss.symbolic and not symbolic.running():
+            self._symbolic_losses = list(self._symbolic_losses) + [loss]     # a functional model's
+            return
+        if not isinstance(loss, Tensor):
+            loss = Tensor(loss, dtype=self.dtype, device=self.device)
+        self._call_losses = list(self._call_losses) + [loss]
+
+    @property
+    def losses(self) -> list:
+        """The losses added in the last forward pass (add_loss, activity regularizers) and the
+        current penalties of every regularized weight, for this module and all inside it."""
+        out = []
+        for m in self.modules():
+            out.extend(m._call_losses)
+            for p, regularizer in m._regularized:
+                if p.trainable:
+                    out.append(regularizer(p))
+        return out
 
     @contextlib.contextmanager
     def _mode(self, training: bool):
@@ -160,13 +232,25 @@ class Module:
     def compute_output_shape(self, input_shape) -> tuple:
         """The per-sample output shape for a per-sample input shape.
 
-        Layers state theirs; this fallback runs forward on one zero sample (in eval mode,
-        without recording a graph), which works for any module.
+        Layers state theirs; this fallback runs forward on small probe batches (in eval mode,
+        without recording a graph), which works for any module (see graph.probe_output_specs).
         """
-        from ..tensor import zeros
-        with self._mode(False), autograd.no_grad():
-            out = self.forward(zeros((1,) + tuple(input_shape), dtype=self.dtype, device=self.device))
-        return tuple(out.shape[1:])
+        return graph.per_sample(graph.probe_output_specs(self, graph.with_batch(input_shape)))
+
+    # hooks of build_for (a Keras-style Layer speaks shapes with the batch axis instead)
+    def _build(self, input_shape):
+        self.build(input_shape)
+
+    def _output_shape(self, input_shape):
+        return self.compute_output_shape(input_shape)
+
+    def _forward(self, inputs, *args, **kwargs):
+        return self.forward(inputs, *args, **kwargs)
+
+    def fits_input(self, shape) -> bool:
+        """Whether a per-sample input shape suits this (built) layer (see expected_input_shape)."""
+        expected = self.expected_input_shape()
+        return expected is None or _shapes_match(expected, shape)
 
     def build_for(self, input_shape) -> tuple:
         """Build for per-sample `input_shape` (once) and remember the input and output shapes.
@@ -176,15 +260,15 @@ class Module:
         """
         input_shape = _as_shape(input_shape)
         declared = self._declared_input_shape
-        if declared is not None and not _shapes_match(declared, input_shape):
+        if declared is not None and not isinstance(input_shape, list) and not _shapes_match(declared, input_shape):
             raise ValueError(self._shape_error(declared, input_shape))
         if not self.built:
             self.built = True                    # before build: the fallback shape probe calls forward
             try:
-                self.build(input_shape)
+                self._build(input_shape)
                 self._set_own_trainable(self._trainable)   # new parameters follow the layer's freezing
                 self.input_shape = input_shape
-                self.output_shape = _as_shape(self.compute_output_shape(input_shape))
+                self.output_shape = _as_shape(self._output_shape(input_shape))
             except Exception:
                 self.built = False
                 raise
@@ -192,9 +276,8 @@ class Module:
 
     def check_input(self, x: Tensor) -> None:
         """Raise a clear error when x cannot be this layer's input (see expected_input_shape)."""
-        expected = self.expected_input_shape()
-        if expected is not None and not _shapes_match(expected, tuple(x.shape[1:])):
-            raise ValueError(self._shape_error(expected, tuple(x.shape[1:])))
+        if not self.fits_input(tuple(x.shape[1:])):
+            raise ValueError(self._shape_error(self.expected_input_shape(), tuple(x.shape[1:])))
 
     def expected_input_shape(self):
         """Per-sample shape this module accepts, None for any size on an axis (None: anything)."""
@@ -228,8 +311,12 @@ class Module:
             stack.extend(reversed(list(m.children())))
 
     def own_parameters(self):
-        """(attribute name, Parameter) pairs held directly by this module."""
-        return [(k, v) for k, v in vars(self).items() if isinstance(v, Parameter)]
+        """(attribute name, Parameter) pairs held directly by this module (add_weight's too,
+        kept or not as an attribute), each once."""
+        own = [(k, v) for k, v in vars(self).items() if isinstance(v, Parameter)]
+        known = {id(v) for _, v in own}
+        own += [(k, v) for k, v in getattr(self, "_tracked_weights", ()) if id(v) not in known]
+        return own
 
     def named_parameters(self, trainable_only=False):
         """(path, Parameter) for every parameter, in Keras' weight order.
@@ -359,13 +446,63 @@ class Module:
         return self.to(dtype="float32")
 
     # ------------------------------------------------------------------ helpers for build()
-    def add_weight(self, shape, initializer="glorot_uniform", trainable=True, fans=None) -> "Parameter":
-        """A new Parameter on this module's device and dtype, filled by a Keras initialiser."""
+    def add_weight(self, shape=None, initializer="glorot_uniform", trainable=True, fans=None,
+                   regularizer=None, name=None, dtype=None, **keras_options) -> "Parameter":
+        """A new Parameter on this module's device and dtype, filled by a Keras initialiser.
+
+        regularizer  a penalty on the weight (minigrad.regularizers: "l2", l2(1e-4), a function)
+                     that joins the training loss through `losses`
+        name, dtype  as Keras' add_weight; Keras-only options (constraint=...) are refused
+        """
+        from .. import regularizers
         from . import initializers
+        if keras_options:
+            raise TypeError(f"add_weight of layer '{self.name}': unsupported options {sorted(keras_options)}")
+        if shape is None:
+            raise TypeError(f"add_weight of layer '{self.name}': a shape is needed, e.g. shape=(in, units)")
         device = backend.normalize_device(self._device)
-        dtype = backend.np.dtype(self._dtype or backend.default_float_dtype())
-        data = initializers.get(initializer)(tuple(shape), dtype=dtype, device=device, fans=fans)
-        return Parameter(data, trainable=trainable, dtype=dtype, device=device)
+        dtype = backend.np.dtype(dtype or self._dtype or backend.default_float_dtype())
+        data = initializers.get(initializer)(tuple(int(n) for n in shape), dtype=dtype, device=device, fans=fans)
+        p = Parameter(data, trainable=trainable, dtype=dtype, device=device)
+        p.name = name
+        regularizer = regularizers.get(regularizer)
+        if regularizer is not None:
+            self._regularized = list(self._regularized) + [(p, regularizer)]
+        tracked = list(getattr(self, "_tracked_weights", ()))
+        self._tracked_weights = tracked + [(name or f"weight_{len(tracked)}", p)]
+        return p
+
+    # ------------------------------------------------------------------ the graph (functional API)
+    def _node_attribute(self, what, index=None):
+        nodes = self._inbound_nodes
+        if not nodes:
+            raise AttributeError(f"layer '{self.name}' has no {what} yet: it was never called on a symbolic "
+                                 "tensor (call it on nn.Input(...) or put it in a model with a known input shape)")
+        if index is None:
+            if len(nodes) > 1:
+                raise AttributeError(f"layer '{self.name}' was called {len(nodes)} times, so its {what} is "
+                                     f"ambiguous; use get_{what}_at(i) for call number i")
+            index = 0
+        node = nodes[index]
+        values = node.input_tensors if what == "input" else node.outputs
+        return values[0] if len(values) == 1 else list(values)
+
+    @property
+    def input(self):
+        """The symbolic tensor(s) this layer was called on (Keras' layer.input)."""
+        return self._node_attribute("input")
+
+    @property
+    def output(self):
+        """The symbolic tensor(s) this layer made (Keras' layer.output), e.g. to build
+        Model(model.input, [layer.output for layer in model.layers[:4]])."""
+        return self._node_attribute("output")
+
+    def get_input_at(self, index):
+        return self._node_attribute("input", index)
+
+    def get_output_at(self, index):
+        return self._node_attribute("output", index)
 
     def __repr__(self):
         return f"{type(self).__name__}(name='{self.name}')"
@@ -373,9 +510,14 @@ class Module:
 
 # ---------------------------------------------------------------------- shape helpers
 
-def _as_shape(shape) -> tuple:
+def _as_shape(shape):
+    """A per-sample shape as a tuple (an int n means (n,)); a list of shapes, for layers with
+    several inputs, as a list of tuples."""
     if isinstance(shape, int):
         return (shape,)
+    shape = list(shape)
+    if shape and all(isinstance(n, (list, tuple)) for n in shape):
+        return [_as_shape(s) for s in shape]
     return tuple(None if n is None else int(n) for n in shape)
 
 
