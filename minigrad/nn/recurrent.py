@@ -34,6 +34,7 @@ Options shared by all three (Keras names and defaults):
 from __future__ import annotations
 
 from .. import backend
+from .. import functional as F
 from ..function import constant
 from ..ops.movement import concat, stack
 from ..tensor import Tensor, zeros
@@ -168,15 +169,15 @@ class _Recurrent(Module):
         return out
 
     def build_for(self, input_shape):
-        # Module.build_for keeps one output shape; with return_state the layer returns a list.
-        if not self.return_state or self.built:
-            return super().build_for(input_shape) if not self.built else self.output_shape
-        self.return_state = False
-        try:
-            super().build_for(input_shape)
-        finally:
-            self.return_state = True
-        self.output_shape = self.compute_output_shape(_as_shape(input_shape))
+        if not self.return_state:
+            return super().build_for(input_shape)
+        if not self.built:               # Module.build_for keeps one output shape, not a list:
+            self.return_state = False    # build as a one-output layer, then record the list
+            try:
+                super().build_for(input_shape)
+            finally:
+                self.return_state = True
+            self.output_shape = self.compute_output_shape(_as_shape(input_shape))
         return self.output_shape
 
     def expected_input_shape(self):
@@ -276,7 +277,7 @@ class SimpleRNN(_Recurrent):
         W, U, b = weights
         h = states[0]
         h_in = h if h_drop is None else h * h_drop
-        return [self.activation(_linear(x_t, W, b) + h_in @ U)]
+        return [self.activation(F.linear(x_t, W, b) + h_in @ U)]
 
 
 class LSTM(_Recurrent):
@@ -313,7 +314,7 @@ class LSTM(_Recurrent):
         W, U, b = weights
         h, c = states
         h_in = h if h_drop is None else h * h_drop
-        z_i, z_f, z_c, z_o = _blocks(_linear(x_t, W, b) + h_in @ U, 4)
+        z_i, z_f, z_c, z_o = _blocks(F.linear(x_t, W, b) + h_in @ U, 4)
         i = self.recurrent_activation(z_i)
         f = self.recurrent_activation(z_f)
         g = self.activation(z_c)
@@ -365,24 +366,19 @@ class GRU(_Recurrent):
         h_in = h if h_drop is None else h * h_drop
         if self.reset_after:
             W, U, b_in, b_rec = weights
-            x_z, x_r, x_h = _blocks(_linear(x_t, W, b_in), 3)
-            u_z, u_r, u_h = _blocks(_linear(h_in, U, b_rec), 3)
+            x_z, x_r, x_h = _blocks(F.linear(x_t, W, b_in), 3)
+            u_z, u_r, u_h = _blocks(F.linear(h_in, U, b_rec), 3)
             z = self.recurrent_activation(x_z + u_z)
             r = self.recurrent_activation(x_r + u_r)
             g = self.activation(x_h + r * u_h)
         else:
             W, U_zr, U_h, b = weights
-            x_z, x_r, x_h = _blocks(_linear(x_t, W, b), 3)
+            x_z, x_r, x_h = _blocks(F.linear(x_t, W, b), 3)
             u_z, u_r = _blocks(h_in @ U_zr, 2)
             z = self.recurrent_activation(x_z + u_z)
             r = self.recurrent_activation(x_r + u_r)
             g = self.activation(x_h + (r * h_in) @ U_h)
         return [z * h + (1 - z) * g]
-
-
-def _linear(x, w, b):
-    from .. import functional as F
-    return F.linear(x, w, b)
 
 
 # ---------------------------------------------------------------------- Bidirectional
