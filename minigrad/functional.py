@@ -57,34 +57,28 @@ def batch_norm(x: Tensor, moving_mean: Tensor, moving_var: Tensor, gamma: Tensor
         moving = momentum * moving + (1 - momentum) * batch
     training=False uses the moving statistics. Variances are the biased (1/n) ones, as Keras.
     """
+    from .ops.normalization import batch_norm_inference, batch_norm_training   # the fused node
     axis = axis % x.ndim
-    reduce_axes = tuple(a for a in range(x.ndim) if a != axis)
-    shape = tuple(x.shape[a] if a == axis else 1 for a in range(x.ndim))   # broadcast per channel
     if moving_mean.device != x.device or moving_var.device != x.device:
         raise RuntimeError(f"batch_norm: input on {x.device} but moving statistics on "
                            f"{moving_mean.device}/{moving_var.device}; move them with .to('{x.device}')")
     if moving_mean.shape != (x.shape[axis],):
         raise ValueError(f"batch_norm: input of shape {x.shape} has {x.shape[axis]} channels on axis "
                          f"{axis}, but the moving statistics have shape {moving_mean.shape}")
-    if training:
-        if x.size == x.shape[axis]:
-            raise ValueError(f"batch_norm: training needs more than one value per channel, got input "
-                             f"of shape {x.shape}")
-        mean = x.mean(axis=reduce_axes, keepdims=True)
-        centered = x - mean
-        var = (centered * centered).mean(axis=reduce_axes, keepdims=True)
-        with no_grad():
-            moving_mean.data = (momentum * moving_mean.data
-                                + (1 - momentum) * mean.data.reshape(-1)).astype(moving_mean.dtype)
-            moving_var.data = (momentum * moving_var.data
-                               + (1 - momentum) * var.data.reshape(-1)).astype(moving_var.dtype)
-    else:
-        centered = x - moving_mean.reshape(shape)
-        var = moving_var.reshape(shape)
-    y = centered / (var + epsilon).sqrt()
-    if gamma is not None:
-        y = y * gamma.reshape(shape)
-    if beta is not None:
-        y = y + beta.reshape(shape)
+    if not training:
+        return batch_norm_inference(x, moving_mean, moving_var, gamma, beta, axis, epsilon)
+    if x.size == x.shape[axis]:
+        raise ValueError(f"batch_norm: training needs more than one value per channel, got input "
+                         f"of shape {x.shape}")
+    xp = backend.xp_of(x.data)
+    with backend.device_context(x.device):          # the fused node takes gamma and beta always
+        if gamma is None:
+            gamma = constant(xp.ones(x.shape[axis], dtype=x.dtype))
+        if beta is None:
+            beta = constant(xp.zeros(x.shape[axis], dtype=x.dtype))
+    y, mean, var = batch_norm_training(x, gamma, beta, axis, epsilon)
+    with no_grad():
+        moving_mean.data = (momentum * moving_mean.data + (1 - momentum) * mean).astype(moving_mean.dtype)
+        moving_var.data = (momentum * moving_var.data + (1 - momentum) * var).astype(moving_var.dtype)
     return y
 
