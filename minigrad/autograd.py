@@ -199,8 +199,7 @@ def _run(outputs, grads, retain_graph, create_graph, capture=None):
                     continue               # nothing flowed here (e.g. only into unused branches)
                 if node in captured_nodes:
                     _deliver(captured_nodes[node], g, capture, handed_out)
-                if node.input_versions is not None or node.output_version is not None:
-                    check_versions(node)       # raises if what backward reads was changed in place
+                check_versions(node)           # raises if what backward reads was changed in place
                 for i, (t, g_in) in enumerate(zip(node.inputs, _input_grads(node, g, create_graph))):
                     if g_in is None or not t.requires_grad:
                         continue

@@ -18,6 +18,8 @@ import os
 
 import numpy as np
 
+from . import strict   # the strict stand-in device; it imports nothing from minigrad
+
 
 def keep_freed_memory() -> bool:
     """Ask glibc's malloc to reuse freed memory instead of returning it to the system.
@@ -134,7 +136,6 @@ def xp_for(device: str):
     if device == "cpu":
         return np
     if device == "strict":
-        from . import strict
         return strict.xp
     return _require_cupy(device)
 
@@ -145,7 +146,6 @@ def xp_of(array):
         return np
     if _cupy is not None and isinstance(array, _cupy.ndarray):
         return _cupy
-    from . import strict
     if isinstance(array, strict.StrictArray):
         return strict.xp
     return np
@@ -157,7 +157,6 @@ def device_of(array) -> str:
         return "cpu"
     if _cupy is not None and isinstance(array, _cupy.ndarray):
         return f"cuda:{array.device.id}"
-    from . import strict
     if isinstance(array, strict.StrictArray):
         return "strict"
     raise TypeError(f"not a backend array: {type(array).__name__}")
@@ -178,7 +177,6 @@ def to_numpy(array) -> np.ndarray:
         return array.copy()
     if _cupy is not None and isinstance(array, _cupy.ndarray):
         return array.get()
-    from . import strict
     if isinstance(array, strict.StrictArray):
         return strict.unwrap(array).copy()
     return np.array(array)
@@ -193,23 +191,10 @@ def asarray(data, dtype=None, device: str = "cpu"):
     if device == "cpu":
         return np.asarray(data, dtype=dtype)
     if device == "strict":
-        from . import strict
         return strict.wrap(np.array(data, dtype=dtype))
     cp = _require_cupy(device)
     with device_context(device):
         return cp.asarray(data, dtype=dtype)
-
-
-def _strict():
-    """minigrad.strict, imported once (a function-level import costs ~1 µs per call)."""
-    global _strict_module
-    if _strict_module is None:
-        from . import strict
-        _strict_module = strict
-    return _strict_module
-
-
-_strict_module = None
 
 
 def is_backend_array(obj) -> bool:
@@ -217,7 +202,7 @@ def is_backend_array(obj) -> bool:
         return True
     if _cupy is not None and isinstance(obj, _cupy.ndarray):
         return True
-    return isinstance(obj, _strict().StrictArray)
+    return isinstance(obj, strict.StrictArray)
 
 
 def from_dlpack(obj):
@@ -240,7 +225,6 @@ def from_dlpack(obj):
 
 def buffer_key(array):
     """An identity for the memory an array views, to tell whether two arrays may alias."""
-    strict = _strict()
     if isinstance(array, strict.StrictArray):
         array = strict.unwrap(array)
     while getattr(array, "base", None) is not None:
@@ -290,7 +274,6 @@ def scatter_add(target, index, values):
         import cupyx
         cupyx.scatter_add(target, index, values)
     else:
-        from . import strict
         strict.scatter_add(target, index, values)
     return target
 
@@ -319,7 +302,6 @@ def generator(device: str):
         if device == "cpu":
             gen = np.random.default_rng(seq)
         elif device == "strict":
-            from . import strict
             gen = strict.Generator(np.random.default_rng(seq))
         else:
             cp = _require_cupy(device)

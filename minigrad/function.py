@@ -66,7 +66,10 @@ class Function:
             record = False
         if record:
             result = Tensor._make(out, True, node, version)
-            _note_versions(node, inputs, out, result)
+            if node.backward_reads_inputs:      # the versions check_versions compares in backward
+                node.input_versions = tuple([t._version[0] for t in inputs])
+            if node.__dict__:                   # forward saved values: is the output among them?
+                _note_saved_output(node, out, result)
             node.inputs = inputs
             node.needs_input_grad = needs
         else:
@@ -112,15 +115,13 @@ def _viewed_version(out, inputs):
     return None
 
 
-def _note_versions(node, inputs, out, result) -> None:
-    """Remember the version of each tensor the node's backward will read (see check_versions)."""
-    if node.backward_reads_inputs:
-        node.input_versions = tuple([t._version[0] for t in inputs])
-    for value in node.__dict__.values():      # what forward saved: is the output among it?
+def _note_saved_output(node, out, result) -> None:
+    """If forward kept its output for backward (Exp's z), remember the output's version."""
+    for value in node.__dict__.values():
         if value is out:
             counter = result._version
             node.output_version = (counter, counter[0], out.shape)
-            break
+            return
 
 
 def check_versions(node) -> None:
@@ -128,24 +129,36 @@ def check_versions(node) -> None:
 
     Backward would silently use the new values, so the gradient would be wrong.
     """
+    seen = node.input_versions
+    if seen is not None and seen != tuple([t._version[0] for t in node.inputs]):
+        _stale_input(node)
+    saved = node.output_version
+    if saved is not None and saved[0][0] != saved[1]:
+        _stale_output(node)
+
+
+_FIX = ("Clone it before changing it (t.clone(), or change a copy), or make the in-place change "
+        "(t[...] = v, an optimizer step) after backward().")
+
+
+def _stale_input(node):
     name = type(node).__name__
-    fix = ("Clone it before changing it (t.clone(), or change a copy), or make the in-place change "
-           "(t[...] = v, an optimizer step) after backward().")
-    if node.input_versions is not None:
-        for i, (t, seen) in enumerate(zip(node.inputs, node.input_versions)):
-            if t._version[0] != seen:
-                label = f", name '{t.name}'" if t.name else ""
-                raise RuntimeError(
-                    f"{name}.backward: its input {i} (a tensor of shape {t.shape}{label}) was changed "
-                    f"in place after {name} used it (version {t._version[0]}, {name} saw {seen}), so the "
-                    f"gradient would be computed from the new values. {fix}{_where(node)}")
-    if node.output_version is not None:
-        counter, seen, shape = node.output_version
-        if counter[0] != seen:
+    for i, (t, seen) in enumerate(zip(node.inputs, node.input_versions)):
+        if t._version[0] != seen:
+            label = f", name '{t.name}'" if t.name else ""
             raise RuntimeError(
-                f"{name}.backward: its output (a tensor of shape {shape}), which its backward reads, "
-                f"was changed in place after {name} made it (version {counter[0]}, {name} saw {seen}), "
-                f"so the gradient would be computed from the new values. {fix}{_where(node)}")
+                f"{name}.backward: its input {i} (a tensor of shape {t.shape}{label}) was changed "
+                f"in place after {name} used it (version {t._version[0]}, {name} saw {seen}), so the "
+                f"gradient would be computed from the new values. {_FIX}{_where(node)}")
+
+
+def _stale_output(node):
+    name = type(node).__name__
+    counter, seen, shape = node.output_version
+    raise RuntimeError(
+        f"{name}.backward: its output (a tensor of shape {shape}), which its backward reads, "
+        f"was changed in place after {name} made it (version {counter[0]}, {name} saw {seen}), "
+        f"so the gradient would be computed from the new values. {_FIX}{_where(node)}")
 
 
 def _where(node) -> str:
