@@ -35,7 +35,8 @@ class Elu(Function):
 
     def backward(self, g):
         x = self.inputs[0]
-        return g * where(x.detach() > 0, 1.0, self.alpha * exp(x))
+        below = exp(x.clip(high=0.0))          # e^x of the x <= 0 piece; clipped: no overflow for x > 0
+        return g * where(x.detach() > 0, 1.0, self.alpha * below)
 
 
 class Gelu(Function):

@@ -20,8 +20,8 @@ class BinaryCrossentropyWithLogits(Function):
     """Elementwise l = -(y log sigmoid(z) + (1-y) log(1 - sigmoid(z))), from logits z.
 
     Written as l = max(z, 0) (1 - y) + max(-z, 0) y + log(1 + e^-|z|)  (= max(z, 0) - z y + ...):
-    the exponent is never positive, so nothing overflows for any z (|z| is capped where
-    e^-|z| would underflow). A term whose weight is exactly 0 is 0 even at z = +-inf, so an
+    the exponent is never positive, so nothing overflows for any z, and e^-|z| is set to 0
+    where it would underflow. A term whose weight is exactly 0 is 0 even at z = +-inf, so an
     infinite logit gives the exact limit (0 for the right hard label, inf for the wrong one),
     never inf - inf = NaN.
         dl/dz = sigmoid(z) - y,     dl/dy = -z
@@ -29,10 +29,13 @@ class BinaryCrossentropyWithLogits(Function):
     """
     def forward(self, z, y):
         xp = xp_of(z)
+        limit = _exp_floor(z.dtype)
         e = xp.abs(z)
-        xp.minimum(e, _exp_floor(z.dtype), out=e)
+        beyond = e > limit
+        xp.minimum(e, limit, out=e)
         xp.negative(e, out=e)
         xp.exp(e, out=e)                               # e = e^-|z|, in (0, 1]
+        e[beyond] = 0                                  # exactly 0 where it would underflow
         self.e = e
         out = xp.log1p(e)
         positive = xp.maximum(z, 0)
