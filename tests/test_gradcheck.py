@@ -51,6 +51,23 @@ class FrozenSquare(Function):
         return g * constant(2 * self.inputs[0].data)
 
 
+class ExpFromRawOutput(Function):
+    """z = e^x whose backward multiplies by the raw saved z: right first derivative, but z is
+    a constant there, so the second derivative misses dz/dx (Function.output()'s contract)."""
+    def forward(self, x):
+        self.z = xp_of(x).exp(x)
+        return self.z
+
+    def backward(self, g):
+        return g * constant(self.z)
+
+
+class ExpFromOutput(ExpFromRawOutput):
+    """The same op done right: the saved z through self.output(), differentiable again."""
+    def backward(self, g):
+        return g * self.output(self.z)
+
+
 # ----------------------------------------------------------------------------- correct ops pass
 
 @pytest.mark.parametrize("fn, n_inputs", [
@@ -142,6 +159,14 @@ def test_gradgradcheck_catches_a_backward_built_from_constants(device):
     assert gradcheck(FrozenSquare.apply, x) is True            # first derivative: right
     with pytest.raises(GradcheckError, match="input 0"):
         gradgradcheck(FrozenSquare.apply, x)                   # second derivative: 0 instead of 2
+
+
+def test_a_saved_output_must_go_through_output_for_second_derivatives(device):
+    x = t(A, device)
+    assert gradcheck(ExpFromRawOutput.apply, x) is True
+    with pytest.raises(GradcheckError, match="input 0"):
+        gradgradcheck(ExpFromRawOutput.apply, x)
+    assert gradgradcheck(ExpFromOutput.apply, x) is True
 
 
 def test_gradgradcheck_of_two_inputs(device):
