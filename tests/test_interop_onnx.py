@@ -1,12 +1,17 @@
 """export_onnx: the file passes onnx.checker and ONNX Runtime computes what minigrad computes
 (inference mode), for every supported layer, random conv geometries, the VAE decoders and the
-DCGAN generators. Skipped without onnx / onnxruntime."""
+DCGAN generators, and the sequence layers (Embedding, Conv1D, 1-D and global poolings,
+SimpleRNN, LSTM, GRU, Bidirectional). Skipped without onnx / onnxruntime."""
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import minigrad as mg
 from minigrad.interop import export_onnx
+from minigrad.nn import (GRU, LSTM, AveragePooling1D, Bidirectional, Conv1D, Embedding,
+                         GlobalAveragePooling1D, GlobalAveragePooling2D, GlobalMaxPooling1D,
+                         GlobalMaxPooling2D, MaxPooling1D, SimpleRNN)
 from minigrad.nn import (Activation, BatchNormalization, Conv2D, Conv2DTranspose, Dense, Dropout,
                          Flatten, LeakyReLU, MaxPooling2D, Module, Reshape, Sequential, UpSampling2D,
                          ZeroPadding2D)
@@ -133,3 +138,62 @@ def test_unbuilt_model_is_built_for_input_shape(tmp_path):
     export_onnx(model, tmp_path / "m.onnx", input_shape=(5,))
     assert model.built
     np.testing.assert_allclose(run_onnx(tmp_path / "m.onnx", x), model.predict(x), rtol=1e-5, atol=1e-6)
+
+
+# ---------------------------------------------------------------------- sequence layers
+
+
+SEQUENCE_MODELS = {
+    "lstm": lambda: Sequential([LSTM(5, return_sequences=True, input_shape=(7, 4)), LSTM(3)]),
+    "gru": lambda: Sequential([GRU(5, return_sequences=True, input_shape=(7, 4)), GRU(3, reset_after=False)]),
+    "simple_rnn": lambda: Sequential([SimpleRNN(5, return_sequences=True, input_shape=(7, 4)),
+                                      GlobalAveragePooling1D()]),
+    "bidirectional_concat_sum": lambda: Sequential([
+        Bidirectional(LSTM(3, return_sequences=True), input_shape=(7, 4)),
+        Bidirectional(GRU(2), merge_mode="sum")]),
+    "bidirectional_ave_mul": lambda: Sequential([
+        Bidirectional(SimpleRNN(3, return_sequences=True), merge_mode="ave", input_shape=(7, 4)),
+        Bidirectional(LSTM(2, use_bias=False), merge_mode="mul")]),
+    "conv1d": lambda: Sequential([Conv1D(5, 3, padding="causal", dilation_rate=2, activation="tanh", input_shape=(7, 4)),
+                                  MaxPooling1D(2, padding="same"), Conv1D(4, 2, strides=2, padding="same"),
+                                  AveragePooling1D(2, strides=1, padding="same"), GlobalMaxPooling1D()]),
+    "embedding": lambda: Sequential([Embedding(10, 4, input_shape=(6,)), GRU(3)]),
+    "global_2d": lambda: Sequential([Conv2D(4, 3, input_shape=(3, 5, 5)), GlobalMaxPooling2D(keepdims=True),
+                                     GlobalAveragePooling2D()]),
+}
+
+
+def sequence_input(name, rng):
+    if name == "embedding":
+        return rng.integers(0, 10, (3, 6)).astype("int64")
+    if name == "global_2d":
+        return rng.normal(size=(2, 3, 5, 5)).astype("float32")
+    return rng.normal(size=(3, 7, 4)).astype("float32")
+
+
+def random_biases(model, rng):
+    for layer in model.modules():
+        if getattr(layer, "use_bias", False) and isinstance(getattr(layer, "bias", None), mg.nn.Parameter):
+            weights = layer.get_weights()
+            weights[-1] = rng.normal(0, 0.5, weights[-1].shape)
+            layer.set_weights(weights)
+
+
+@pytest.mark.parametrize("name", list(SEQUENCE_MODELS))
+def test_sequence_layers(name, tmp_path, device):
+    rng = np.random.default_rng(6)
+    model = SEQUENCE_MODELS[name]().to(device)
+    random_biases(model, rng)
+    x = sequence_input(name, rng)
+    path = export_onnx(model, tmp_path / f"{name}.onnx")
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    expected = model.predict(x)
+    assert np.abs(expected).max() > 1e-3
+    np.testing.assert_allclose(session.run(None, {"input": x})[0], expected, rtol=1e-5, atol=1e-6)
+
+
+def test_sequence_settings_without_a_counterpart_are_named(tmp_path):
+    with pytest.raises(ValueError, match="mask_zero=True"):
+        export_onnx(Sequential([Embedding(5, 2, mask_zero=True, input_shape=(3,)), LSTM(2)]), tmp_path / "a.onnx")
+    with pytest.raises(ValueError, match="return_state=True"):
+        export_onnx(Sequential([LSTM(2, return_state=True, input_shape=(3, 2))]), tmp_path / "b.onnx")

@@ -8,6 +8,9 @@ from hypothesis import strategies as st
 
 import minigrad as mg
 from minigrad.interop import from_torch_state_dict, to_torch
+from minigrad.nn import (GRU, LSTM, AveragePooling1D, Bidirectional, Conv1D, Embedding,
+                         GlobalAveragePooling1D, GlobalAveragePooling2D, GlobalMaxPooling1D,
+                         GlobalMaxPooling2D, MaxPooling1D, SimpleRNN)
 from minigrad.nn import (Activation, BatchNormalization, Conv2D, Conv2DTranspose, Dense, Dropout,
                          Flatten, LeakyReLU, MaxPooling2D, Module, Reshape, Sequential, UpSampling2D,
                          ZeroPadding2D)
@@ -169,3 +172,71 @@ def test_state_dict_that_does_not_fit():
         from_torch_state_dict(model, dict(state, **{"extra.weight": torch.zeros(1)}))
     for a, b in zip(before, model.get_weights()):            # nothing was copied
         np.testing.assert_array_equal(a, b)
+
+
+# ---------------------------------------------------------------------- sequence layers
+
+
+SEQUENCE_MODELS = {
+    "lstm": lambda: Sequential([LSTM(5, return_sequences=True, input_shape=(7, 4)), LSTM(3)]),
+    "gru": lambda: Sequential([GRU(5, return_sequences=True, input_shape=(7, 4)), GRU(3, use_bias=False)]),
+    "simple_rnn": lambda: Sequential([SimpleRNN(5, return_sequences=True, input_shape=(7, 4)),
+                                      GlobalAveragePooling1D()]),
+    "bidirectional_concat": lambda: Sequential([Bidirectional(LSTM(3, return_sequences=True), input_shape=(7, 4)),
+                                                Bidirectional(GRU(2))]),
+    "bidirectional_ave_mul": lambda: Sequential([
+        Bidirectional(GRU(3, return_sequences=True), merge_mode="ave", input_shape=(7, 4)),
+        Bidirectional(LSTM(2), merge_mode="mul")]),
+    "conv1d": lambda: Sequential([Conv1D(5, 3, padding="causal", dilation_rate=2, activation="tanh", input_shape=(7, 4)),
+                                  MaxPooling1D(2, padding="same"), Conv1D(4, 2, strides=2, padding="same"),
+                                  AveragePooling1D(2, strides=1), GlobalMaxPooling1D()]),
+    "embedding": lambda: Sequential([Embedding(10, 4, input_shape=(6,)), LSTM(3)]),
+    "global_2d": lambda: Sequential([Conv2D(4, 3, input_shape=(3, 5, 5)), GlobalMaxPooling2D(keepdims=True),
+                                     GlobalAveragePooling2D()]),
+}
+
+
+def sequence_input(name, rng):
+    if name == "embedding":
+        return rng.integers(0, 10, (3, 6)).astype("int64")
+    if name == "global_2d":
+        return rng.normal(size=(2, 3, 5, 5)).astype("float32")
+    return rng.normal(size=(3, 7, 4)).astype("float32")
+
+
+def random_biases(model, rng):
+    """Biases away from zero (the recurrent layers start with zeros but train them)."""
+    for layer in model.modules():
+        if getattr(layer, "use_bias", False) and isinstance(getattr(layer, "bias", None), mg.nn.Parameter):
+            weights = layer.get_weights()
+            weights[-1] = rng.normal(0, 0.5, weights[-1].shape)
+            layer.set_weights(weights)
+
+
+@pytest.mark.parametrize("name", list(SEQUENCE_MODELS))
+def test_sequence_layers_match_and_load_back(name, device):
+    rng = np.random.default_rng(5)
+    model = SEQUENCE_MODELS[name]().to(device)
+    random_biases(model, rng)
+    x = sequence_input(name, rng)
+    net = to_torch(model.eval())
+    expected = model.predict(x)
+    assert np.abs(expected).max() > 1e-3
+    np.testing.assert_allclose(torch_out(net, x), expected, rtol=1e-5, atol=1e-6)
+    fresh = SEQUENCE_MODELS[name]().to(device)
+    from_torch_state_dict(fresh, net.state_dict())
+    for a, b in zip(model.get_weights(), fresh.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
+def test_sequence_settings_without_a_counterpart_are_named():
+    cases = [
+        (Sequential([Embedding(5, 2, mask_zero=True, input_shape=(3,)), LSTM(2)]), "mask_zero=True"),
+        (Sequential([LSTM(2, go_backwards=True, input_shape=(3, 2))]), "go_backwards=True"),
+        (Sequential([GRU(2, reset_after=False, input_shape=(3, 2))]), "reset_after=False"),
+        (Sequential([LSTM(2, activation="relu", input_shape=(3, 2))]), "activations other than tanh"),
+        (Sequential([AveragePooling1D(2, padding="same", input_shape=(3, 2))]), "AveragePooling1D"),
+    ]
+    for model, message in cases:
+        with pytest.raises(ValueError, match=message):
+            to_torch(model)

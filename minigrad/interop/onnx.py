@@ -30,8 +30,11 @@ from __future__ import annotations
 import numpy as np
 
 from ..files import atomic_write
-from ..nn import (Activation, BatchNormalization, Conv2D, Conv2DTranspose, Dense, Dropout, Flatten,
-                  LeakyReLU, MaxPooling2D, Reshape, UpSampling2D, ZeroPadding2D)
+from ..nn import (Activation, AveragePooling1D, BatchNormalization, Bidirectional, Conv1D, Conv2D,
+                  Conv2DTranspose, Dense, Dropout, Embedding, Flatten, GlobalAveragePooling1D,
+                  GlobalAveragePooling2D, GlobalMaxPooling1D, GlobalMaxPooling2D, LeakyReLU, MaxPooling1D,
+                  MaxPooling2D, Reshape, UpSampling2D, ZeroPadding2D, recurrent)
+from ..nn.conv1d import time_padding
 from . import walk
 
 WHO = "export_onnx"
@@ -73,9 +76,14 @@ class _GraphBuilder:
 
     def node(self, op, inputs, name, **attributes):
         """Append one node; its output tensor is called `name` (made unique), which is returned."""
-        name = name if name == "output" else self.fresh(name)
-        self.nodes.append(self.onnx.helper.make_node(op, list(inputs), [name], name=name, **attributes))
-        return name
+        return self.node_with_outputs(op, inputs, name, 1, **attributes)[0]
+
+    def node_with_outputs(self, op, inputs, name, n_outputs, **attributes):
+        """A node with several outputs (LSTM: Y, Y_h, Y_c): name, name_1, ... are returned."""
+        names = [name if name == "output" else self.fresh(name)]
+        names += [self.fresh(f"{names[0]}_{i}") for i in range(1, n_outputs)]
+        self.nodes.append(self.onnx.helper.make_node(op, list(inputs), names, name=names[0], **attributes))
+        return names
 
 
 def export_onnx(model, path, input_shape=None, opset=OPSET):
@@ -93,7 +101,9 @@ def export_onnx(model, path, input_shape=None, opset=OPSET):
         x = _emit(layer, x, graph)
     graph.node("Identity", [x], "output")    # the graph's output gets its fixed name
     elem = onnx.helper.np_dtype_to_tensor_dtype(graph.dtype)
-    inputs = [onnx.helper.make_tensor_value_info("input", elem, ["batch", *model.input_shape])]
+    ids = isinstance(walk.leaves(model, WHO)[0], Embedding)          # a model of token ids: int64 in
+    inputs = [onnx.helper.make_tensor_value_info("input", onnx.TensorProto.INT64 if ids else elem,
+                                                 ["batch", *model.input_shape])]
     outputs = [onnx.helper.make_tensor_value_info("output", elem, ["batch", *model.output_shape])]
     proto = onnx.helper.make_model(
         onnx.helper.make_graph(graph.nodes, model.name, inputs, outputs, graph.initializers),
@@ -185,7 +195,90 @@ def _emit(layer, x, graph):
         (top, bottom), (left, right) = layer.padding
         pads = graph.weight(f"{name}.pads", [0, 0, top, left, 0, 0, bottom, right], dtype=np.int64)
         return graph.node("Pad", [x, pads], name, mode="constant")
+    return _emit_sequence_layer(layer, x, graph)
+
+
+# ---------------------------------------------------------------------- sequences (batch, time, ...)
+
+def _channels_first(x, graph, name):
+    """(batch, time, channels) <-> (batch, channels, time): ONNX's 1-D Conv/pools want the latter."""
+    return graph.node("Transpose", [x], name, perm=[0, 2, 1])
+
+
+# Keras' gate order -> ONNX's: LSTM i, f, c, o -> i, o, f, c; GRU z, r, h is ONNX's own order
+_ONNX_GATES = {recurrent.LSTM: ("LSTM", [0, 3, 1, 2]), recurrent.GRU: ("GRU", [0, 1, 2]),
+               recurrent.SimpleRNN: ("RNN", [0])}
+
+
+def _emit_recurrent(layer, x, graph):
+    """ONNX LSTM / GRU / RNN (both directions for Bidirectional) on (batch, time, features)."""
+    name = layer.name
+    cells = [layer.forward_layer, layer.backward_layer] if isinstance(layer, Bidirectional) else [layer]
+    op, order = _ONNX_GATES[type(cells[0])]
+    gates, units = cells[0].gates, cells[0].units
+    Ws, Rs, Bs = [], [], []
+    for cell in cells:
+        W, R, b_in, b_rec = walk.recurrent_arrays(cell)
+        Ws.append(walk.gate_blocks(W, order, gates))
+        Rs.append(walk.gate_blocks(R, order, gates))
+        Bs.append(np.concatenate([walk.gate_blocks(b_in, order, gates), walk.gate_blocks(b_rec, order, gates)]))
+    attributes = dict(hidden_size=units, direction="bidirectional" if len(cells) == 2 else "forward")
+    if op == "GRU":
+        attributes["linear_before_reset"] = int(cells[0].reset_after)
+    time_major = graph.node("Transpose", [x], f"{name}_time_major", perm=[1, 0, 2])
+    inputs = [time_major, graph.weight(f"{name}.W", np.stack(Ws)), graph.weight(f"{name}.R", np.stack(Rs)),
+              graph.weight(f"{name}.B", np.stack(Bs))]
+    y, y_h = graph.node_with_outputs(op, inputs, f"{name}_{op.lower()}", 2, **attributes)[:2]
+    directions = len(cells)
+    if layer.return_sequences:        # Y (time, directions, batch, units) -> (batch, time, directions, units)
+        out, axis = graph.node("Transpose", [y], f"{name}_sequence", perm=[2, 0, 1, 3]), 2
+    else:                             # Y_h (directions, batch, units) -> (batch, directions, units)
+        out, axis = graph.node("Transpose", [y_h], f"{name}_last", perm=[1, 0, 2]), 1
+    merge = getattr(layer, "merge_mode", "concat")
+    if merge == "concat":             # [forward, backward] side by side, as Keras' concat
+        shape = graph.weight(f"{name}.shape", [0] * axis + [directions * units], dtype=np.int64)
+        return graph.node("Reshape", [out, shape], name)
+    reduce = {"sum": "ReduceSum", "ave": "ReduceMean", "mul": "ReduceProd"}[merge]
+    if reduce == "ReduceSum":         # opset 13+: ReduceSum takes its axes as an input
+        return graph.node(reduce, [out, graph.weight(f"{name}.axes", [axis], dtype=np.int64)], name, keepdims=0)
+    return graph.node(reduce, [out], name, axes=[axis], keepdims=0)
+
+
+def _emit_sequence_layer(layer, x, graph):
+    name = layer.name
+    walk.check_sequence_layer(layer, WHO)
+    if isinstance(layer, Embedding):
+        return graph.node("Gather", [graph.weight(f"{name}.embeddings", layer.embeddings.numpy()), x],
+                          name, axis=0)
+    if isinstance(layer, (recurrent._Recurrent, Bidirectional)):
+        return _emit_recurrent(layer, x, graph)
+    if isinstance(layer, Conv1D):
+        before, after = time_padding(layer.input_shape[0], layer.kernel_size, layer.strides,
+                                     layer.padding, layer.dilation_rate)
+        inputs = [_channels_first(x, graph, f"{name}_ncw"),
+                  graph.weight(f"{name}.kernel", layer.kernel.numpy().transpose(2, 1, 0))]   # (F, C_in, k)
+        if layer.use_bias:
+            inputs.append(graph.weight(f"{name}.bias", layer.bias.numpy()))
+        y = graph.node("Conv", inputs, f"{name}_conv", kernel_shape=[layer.kernel_size],
+                       strides=[layer.strides], dilations=[layer.dilation_rate], pads=[before, after])
+        return _activation(layer, _channels_first(y, graph, f"{name}_nwc"), graph)
+    if isinstance(layer, (MaxPooling1D, AveragePooling1D)):
+        before, after = time_padding(layer.input_shape[0], layer.pool_size, layer.strides, layer.padding)
+        common = dict(kernel_shape=[layer.pool_size], strides=[layer.strides], pads=[before, after])
+        if isinstance(layer, AveragePooling1D):
+            op, common["count_include_pad"] = "AveragePool", 0        # Keras averages real steps only
+        else:
+            op = "MaxPool"
+        y = graph.node(op, [_channels_first(x, graph, f"{name}_ncw")], f"{name}_pool", **common)
+        return _channels_first(y, graph, name)
+    if isinstance(layer, (GlobalMaxPooling1D, GlobalAveragePooling1D, GlobalMaxPooling2D,
+                          GlobalAveragePooling2D)):
+        axes = [1] if isinstance(layer, (GlobalMaxPooling1D, GlobalAveragePooling1D)) else list(layer.axes)
+        op = "ReduceMax" if isinstance(layer, (GlobalMaxPooling1D, GlobalMaxPooling2D)) else "ReduceMean"
+        return graph.node(op, [x], name, axes=axes, keepdims=int(layer.keepdims))
     raise walk.UnsupportedLayer(
         f"{WHO}: {walk.describe(layer)} has no ONNX rule here; supported: Dense, Conv2D, "
         "Conv2DTranspose, BatchNormalization, MaxPooling2D, UpSampling2D, ZeroPadding2D, "
-        "Activation, LeakyReLU, Dropout, Flatten, Reshape and nested Sequential models")
+        "Activation, LeakyReLU, Dropout, Flatten, Reshape, Embedding, Conv1D, MaxPooling1D, "
+        "AveragePooling1D, the global poolings, SimpleRNN, LSTM, GRU, Bidirectional and nested "
+        "Sequential models")

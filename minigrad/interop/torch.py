@@ -29,8 +29,11 @@ from collections import OrderedDict
 
 import numpy as np
 
-from ..nn import (Activation, BatchNormalization, Conv2D, Conv2DTranspose, Dense, Dropout, Flatten,
-                  LeakyReLU, MaxPooling2D, Reshape, Sequential, UpSampling2D, ZeroPadding2D)
+from ..nn import (Activation, AveragePooling1D, BatchNormalization, Bidirectional, Conv1D, Conv2D,
+                  Conv2DTranspose, Dense, Dropout, Embedding, Flatten, GlobalAveragePooling1D,
+                  GlobalAveragePooling2D, GlobalMaxPooling1D, GlobalMaxPooling2D, LeakyReLU, MaxPooling1D,
+                  MaxPooling2D, Reshape, Sequential, UpSampling2D, ZeroPadding2D, recurrent)
+from ..nn.conv1d import time_padding
 from ..nn.saving import assign
 from . import walk
 
@@ -178,30 +181,174 @@ def _convert_layer(layer, torch, dtype):
         return [("", nn.Upsample(scale_factor=tuple(float(s) for s in layer.size), mode="nearest"))]
     if isinstance(layer, ZeroPadding2D):
         return [("", _pad_module(layer.padding, torch))]
+    return _convert_sequence_layer(layer, torch, dtype)
+
+
+# ---------------------------------------------------------------------- sequences (batch, time, ...)
+
+_HELPERS = {}
+
+
+def _helpers(torch):
+    """The few modules torch.nn has no layer for, made once torch is imported."""
+    if _HELPERS:
+        return _HELPERS
+
+    class Transpose(torch.nn.Module):
+        """Swap two axes: minigrad's sequences are (batch, time, channels), torch's Conv1d wants
+        (batch, channels, time)."""
+        def __init__(self, a, b):
+            super().__init__()
+            self.a, self.b = a, b
+
+        def forward(self, x):
+            return x.transpose(self.a, self.b)
+
+    class Reduce(torch.nn.Module):
+        """The global poolings: mean or max over `axes`."""
+        def __init__(self, how, axes, keepdims):
+            super().__init__()
+            self.how, self.axes, self.keepdims = how, tuple(axes), keepdims
+
+        def forward(self, x):
+            if self.how == "mean":
+                return x.mean(dim=self.axes, keepdim=self.keepdims)
+            return x.amax(dim=self.axes, keepdim=self.keepdims)
+
+    class Recurrent(torch.nn.Module):
+        """nn.LSTM / nn.GRU / nn.RNN (batch_first) as a layer: the whole output sequence, or
+        the last state of each direction (merged as Keras' Bidirectional merge_mode says)."""
+        def __init__(self, rnn, return_sequences, merge_mode):
+            super().__init__()
+            self.rnn, self.return_sequences, self.merge_mode = rnn, return_sequences, merge_mode
+
+        def forward(self, x):
+            out, state = self.rnn(x)
+            h = state[0] if isinstance(state, tuple) else state          # LSTM: (h, c)
+            if self.return_sequences:
+                parts = out.chunk(2, dim=-1) if self.rnn.bidirectional else (out,)
+            else:
+                parts = tuple(h[-2:]) if self.rnn.bidirectional else (h[-1],)
+            if len(parts) == 1 or self.merge_mode == "concat":
+                return torch.cat(parts, dim=-1)
+            forward_part, backward_part = parts
+            return {"sum": forward_part + backward_part, "ave": (forward_part + backward_part) / 2,
+                    "mul": forward_part * backward_part}[self.merge_mode]
+
+    _HELPERS.update(Transpose=Transpose, Reduce=Reduce, Recurrent=Recurrent)
+    return _HELPERS
+
+
+# Keras' gate blocks -> torch's: LSTM i, f, c, o is torch's i, f, g, o; GRU z, r, h -> r, z, n
+_TORCH_GATES = {recurrent.LSTM: ("LSTM", [0, 1, 2, 3]), recurrent.GRU: ("GRU", [1, 0, 2]),
+                recurrent.SimpleRNN: ("RNN", [0])}
+
+
+def _convert_recurrent(layer, torch, dtype):
+    cells = [layer.forward_layer, layer.backward_layer] if isinstance(layer, Bidirectional) else [layer]
+    first = cells[0]
+    kind, order = _TORCH_GATES[type(first)]
+    rnn = getattr(torch.nn, kind)(layer.input_shape[-1], first.units, batch_first=True,
+                                  bias=first.use_bias, bidirectional=len(cells) == 2, dtype=dtype)
+    for cell, suffix in zip(cells, ("_l0", "_l0_reverse")):
+        W, R, b_in, b_rec = walk.recurrent_arrays(cell)
+        _copy(getattr(rnn, "weight_ih" + suffix), walk.gate_blocks(W, order, cell.gates))
+        _copy(getattr(rnn, "weight_hh" + suffix), walk.gate_blocks(R, order, cell.gates))
+        if cell.use_bias:
+            _copy(getattr(rnn, "bias_ih" + suffix), walk.gate_blocks(b_in, order, cell.gates))
+            _copy(getattr(rnn, "bias_hh" + suffix), walk.gate_blocks(b_rec, order, cell.gates))
+    merge = getattr(layer, "merge_mode", "concat")
+    return [("", _helpers(torch)["Recurrent"](rnn, layer.return_sequences, merge))]
+
+
+def _convert_sequence_layer(layer, torch, dtype):
+    nn, helpers = torch.nn, _helpers(torch)
+    walk.check_sequence_layer(layer, WHO_OUT)
+    if isinstance(layer, Embedding):
+        embedding = nn.Embedding(layer.input_dim, layer.output_dim, dtype=dtype)
+        _copy(embedding.weight, layer.embeddings.numpy())
+        return [("", embedding)]
+    if isinstance(layer, (recurrent._Recurrent, Bidirectional)):
+        return _convert_recurrent(layer, torch, dtype)
+    channels_first = [("_ncw", helpers["Transpose"](1, 2))]
+    channels_last = [("_nwc", helpers["Transpose"](1, 2))]
+    if isinstance(layer, Conv1D):
+        before, after = time_padding(layer.input_shape[0], layer.kernel_size, layer.strides,
+                                     layer.padding, layer.dilation_rate)
+        conv = nn.Conv1d(layer.input_shape[1], layer.filters, layer.kernel_size, stride=layer.strides,
+                         dilation=layer.dilation_rate, bias=layer.use_bias, dtype=dtype)
+        _copy(conv.weight, layer.kernel.numpy().transpose(2, 1, 0))          # (F, C_in, k)
+        if layer.use_bias:
+            _copy(conv.bias, layer.bias.numpy())
+        pad = [("_pad", nn.ConstantPad1d((before, after), 0.0))] if before or after else []
+        return channels_first + pad + [("", conv)] + channels_last + _activation(layer, layer.output_shape, torch)
+    if isinstance(layer, MaxPooling1D):
+        before, after = time_padding(layer.input_shape[0], layer.pool_size, layer.strides, layer.padding)
+        pad = [("_pad", nn.ConstantPad1d((before, after), float("-inf")))] if before or after else []
+        return channels_first + pad + [("", nn.MaxPool1d(layer.pool_size, layer.strides))] + channels_last
+    if isinstance(layer, AveragePooling1D) and layer.padding == "valid":
+        return channels_first + [("", nn.AvgPool1d(layer.pool_size, layer.strides))] + channels_last
+    if isinstance(layer, (GlobalMaxPooling1D, GlobalAveragePooling1D, GlobalMaxPooling2D,
+                          GlobalAveragePooling2D)):
+        axes = [1] if isinstance(layer, (GlobalMaxPooling1D, GlobalAveragePooling1D)) else list(layer.axes)
+        how = "max" if isinstance(layer, (GlobalMaxPooling1D, GlobalMaxPooling2D)) else "mean"
+        return [("", helpers["Reduce"](how, axes, layer.keepdims))]
     raise walk.UnsupportedLayer(
         f"{WHO_OUT}: {walk.describe(layer)} has no PyTorch counterpart here; supported: Dense, "
         "Conv2D, Conv2DTranspose, BatchNormalization, MaxPooling2D, UpSampling2D, ZeroPadding2D, "
-        "Activation, LeakyReLU, Dropout, Flatten, Reshape and nested Sequential models")
+        "Activation, LeakyReLU, Dropout, Flatten, Reshape, Embedding, Conv1D, MaxPooling1D, "
+        "AveragePooling1D (valid), the global poolings, SimpleRNN, LSTM, GRU, Bidirectional and "
+        "nested Sequential models")
 
 
 # ---------------------------------------------------------------------- torch -> minigrad
 
-def _torch_arrays(layer):
-    """{state_dict entry: (minigrad attribute, array from torch -> minigrad layout)} of a layer."""
+def _from_torch(layer):
+    """[(state_dict entry, parameter, array from the entries -> minigrad layout)] of a layer."""
     if isinstance(layer, Dense):
-        out = {"weight": ("kernel", lambda w: w.T)}
+        out = [("weight", layer.kernel, lambda e: e["weight"].T)]
     elif isinstance(layer, (Conv2D, Conv2DTranspose)):
-        out = {"weight": ("kernel", lambda w: w)}
+        out = [("weight", layer.kernel, lambda e: e["weight"])]
+    elif isinstance(layer, Conv1D):
+        out = [("weight", layer.kernel, lambda e: e["weight"].transpose(2, 1, 0))]
+    elif isinstance(layer, Embedding):
+        return [("weight", layer.embeddings, lambda e: e["weight"])]
     elif isinstance(layer, BatchNormalization):
         # torch always has weight and bias; without scale/center they are the fixed 1 and 0
-        return {"weight": ("gamma" if layer.scale else None, lambda a: a),
-                "bias": ("beta" if layer.center else None, lambda a: a),
-                "running_mean": ("moving_mean", lambda a: a),
-                "running_var": ("moving_variance", lambda a: a)}
+        return [("weight", layer.gamma if layer.scale else None, lambda e: e["weight"]),
+                ("bias", layer.beta if layer.center else None, lambda e: e["bias"]),
+                ("running_mean", layer.moving_mean, lambda e: e["running_mean"]),
+                ("running_var", layer.moving_variance, lambda e: e["running_var"])]
+    elif isinstance(layer, (recurrent._Recurrent, Bidirectional)):
+        return _recurrent_from_torch(layer)
     else:
-        return {}
+        return []
     if layer.use_bias:
-        out["bias"] = ("bias", lambda b: b)
+        out.append(("bias", layer.bias, lambda e: e["bias"]))
+    return out
+
+
+def _recurrent_from_torch(layer):
+    cells = [layer.forward_layer, layer.backward_layer] if isinstance(layer, Bidirectional) else [layer]
+    out = []
+    for cell, sfx in zip(cells, ("_l0", "_l0_reverse")):
+        _, order = _TORCH_GATES[type(cell)]
+        inverse = list(np.argsort(order))                                 # torch's blocks -> Keras'
+
+        def keras(a, inverse=inverse, gates=cell.gates):
+            return walk.gate_blocks(a, inverse, gates)
+
+        out += [("weight_ih" + sfx, cell.kernel, lambda e, k=keras, s=sfx: k(e["weight_ih" + s]).T),
+                ("weight_hh" + sfx, cell.recurrent_kernel, lambda e, k=keras, s=sfx: k(e["weight_hh" + s]).T)]
+        if not cell.use_bias:
+            continue
+        if isinstance(cell, recurrent.GRU):                                # (2, 3*units): input, recurrent
+            def bias(e, k=keras, s=sfx):
+                return np.stack([k(e["bias_ih" + s]), k(e["bias_hh" + s])])
+        else:                                                              # one bias: torch's two add up
+            def bias(e, k=keras, s=sfx):
+                return k(e["bias_ih" + s] + e["bias_hh" + s])
+        out += [("bias_ih" + sfx, cell.bias, bias), ("bias_hh" + sfx, None, None)]
     return out
 
 
@@ -211,7 +358,7 @@ def _weighted_layers(model):
     for layer in walk.sequence(model, WHO_IN):
         if isinstance(layer, Sequential):
             out.extend(_weighted_layers(layer))
-        elif _torch_arrays(layer):
+        elif _from_torch(layer):
             out.append(layer)
     return out
 
@@ -245,18 +392,18 @@ def from_torch_state_dict(model, state_dict) -> None:
                          f"{len(layers)} layers with weights (is it from to_torch of this architecture?)")
     plan = []
     for (prefix, entries), layer in zip(modules, layers):
-        wanted = _torch_arrays(layer)
-        if set(entries) != set(wanted):
+        wanted = _from_torch(layer)
+        if set(entries) != {entry for entry, _, _ in wanted}:
             raise KeyError(f"{WHO_IN}: module '{prefix}' of the state_dict has {sorted(entries)} but "
-                           f"{walk.describe(layer)} needs {sorted(wanted)}")
-        for entry, (attr, to_minigrad) in wanted.items():
-            if attr is None:
+                           f"{walk.describe(layer)} needs {sorted(entry for entry, _, _ in wanted)}")
+        for entry, param, to_minigrad in wanted:
+            if param is None:                              # fixed in minigrad, or read with another entry
                 continue
-            array, param = to_minigrad(entries[entry]), getattr(layer, attr)
+            array = to_minigrad(entries)
             if tuple(array.shape) != tuple(param.shape):
                 raise ValueError(f"{WHO_IN}: '{prefix}.{entry}' has shape {tuple(entries[entry].shape)}, "
-                                 f"which does not fit {walk.describe(layer)}, weight '{attr}' of "
-                                 f"shape {param.shape}")
+                                 f"which does not fit {walk.describe(layer)}, a weight of shape "
+                                 f"{param.shape}")
             plan.append((param, array))
     for param, array in plan:
         assign(param, array)

@@ -32,6 +32,11 @@ def sequence(model, who: str) -> list:
             f"{who}: '{model.name}' is a {type(model).__name__}, not a Sequential model. Convert "
             "its Sequential parts instead (for a VAE: vae.decoder, vae.encoder), or write the "
             "model as a Sequential")
+    for layer in model.layers:
+        data_format = getattr(layer, "data_format", None)
+        if data_format not in (None, "channels_first"):
+            raise UnsupportedLayer(f"{who}: {describe(layer)} is {data_format}; the converters read "
+                                   "minigrad's NCHW (channels_first) layers only")
     return model.layers
 
 
@@ -107,3 +112,56 @@ def deconv_crops(layer: Conv2DTranspose):
         crops.append((before, max(after, 0)))
         extra.append(max(-after, 0))
     return tuple(crops), tuple(extra)
+
+
+# ---------------------------------------------------------------------- sequence layers
+
+def check_sequence_layer(layer, who: str) -> None:
+    """Sequence settings the converters do not carry over raise here, naming the layer."""
+    from ..nn import Embedding, recurrent
+    if isinstance(layer, Embedding) and layer.mask_zero:
+        raise UnsupportedLayer(f"{who}: {describe(layer)} has mask_zero=True; the mask it passes to the "
+                               "next layers has no counterpart here (export models without masking)")
+    cells = [layer.forward_layer, layer.backward_layer] if isinstance(layer, recurrent.Bidirectional) \
+        else [layer] if isinstance(layer, recurrent._Recurrent) else []
+    for cell in cells:
+        problems = []
+        if cell.activation is not activations.get("tanh") or \
+                cell.recurrent_activation is not activations.get("sigmoid"):
+            problems.append("activations other than tanh / sigmoid")
+        if cell.return_state:
+            problems.append("return_state=True")
+        if cell.go_backwards and not isinstance(layer, recurrent.Bidirectional):
+            problems.append("go_backwards=True")
+        if isinstance(cell, recurrent.GRU) and not cell.reset_after and who == "to_torch":
+            problems.append("reset_after=False (PyTorch's GRU is the reset_after=True form)")
+        if problems:
+            raise UnsupportedLayer(f"{who}: {describe(layer)} uses {', '.join(problems)}, which has no "
+                                   "counterpart here")
+    if isinstance(layer, recurrent.Bidirectional) and layer.merge_mode is None:
+        raise UnsupportedLayer(f"{who}: {describe(layer)} has merge_mode=None (two outputs); use "
+                               "'concat', 'sum', 'ave' or 'mul'")
+
+
+def gate_blocks(array, order, gates, axis=0):
+    """Reorder the `gates` equal blocks of `array` along `axis` into `order` (a list of indices)."""
+    import numpy as np
+    blocks = np.split(array, gates, axis=axis)
+    return np.concatenate([blocks[i] for i in order], axis=axis)
+
+
+def recurrent_arrays(cell):
+    """(W, R, b_in, b_rec) of a SimpleRNN/LSTM/GRU in Keras' gate order, as host arrays laid out
+    (gates*units, inputs) for W and (gates*units, units) for R (the kernels transposed), with
+    zeros for a bias the layer does not have. An LSTM's or a reset_after=False GRU's single
+    bias is b_in (b_rec zeros); a reset_after GRU's two rows are b_in and b_rec."""
+    import numpy as np
+    from ..nn import recurrent
+    W, R = cell.kernel.numpy().T, cell.recurrent_kernel.numpy().T
+    zeros = np.zeros(W.shape[0], dtype=W.dtype)
+    if not cell.use_bias:
+        return W, R, zeros, zeros
+    bias = cell.bias.numpy()
+    if isinstance(cell, recurrent.GRU) and cell.reset_after:
+        return W, R, bias[0], bias[1]
+    return W, R, bias, zeros
