@@ -424,3 +424,25 @@ def test_lstm_recalls_the_first_symbol_where_a_bag_of_words_cannot():
     lstm_acc, bag_acc = _accuracy(lstm, x_test, y_test), _accuracy(bag, x_test, y_test)
     assert lstm_acc >= 0.95, f"LSTM test accuracy {lstm_acc:.3f}"
     assert bag_acc < 0.4, f"bag of words test accuracy {bag_acc:.3f} (chance is 0.25)"
+
+
+# ----------------------------------------------------------------------------- Keras 3 (optional)
+
+@pytest.mark.parametrize("kind", ["SimpleRNN", "LSTM", "GRU"])
+@pytest.mark.parametrize("go_backwards", [False, True])
+def test_masked_outputs_and_states_equal_keras(kind, go_backwards):
+    """Keras 3 itself (any installed backend; skipped without Keras) with the same weights,
+    a mask and return_sequences/return_state: the masking semantics are Keras'."""
+    keras = pytest.importorskip("keras")
+    x = np.random.default_rng(0).normal(size=(2, 6, 3)).astype(np.float32)
+    mask = np.array([[1, 1, 0, 1, 0, 0], [1, 1, 1, 1, 1, 1]], bool)
+    options = dict(return_sequences=True, return_state=True, go_backwards=go_backwards)
+    ref = getattr(keras.layers, kind)(4, **options)
+    ref.build((None, 6, 3))
+    ours = LAYERS[kind](4, **options)
+    ours.build_for((6, 3))
+    ours.set_weights(ref.get_weights())
+    expected = [keras.ops.convert_to_numpy(t) for t in ref(x, mask=mask)]
+    got = ours(mg.tensor(x), mask=mg.tensor(mask))
+    for e, g in zip(expected, got):
+        np.testing.assert_allclose(g.numpy(), e, rtol=1e-5, atol=1e-6)
