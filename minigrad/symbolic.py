@@ -31,7 +31,7 @@ import contextlib
 from . import backend
 from .tensor import Tensor
 
-PROBE_SIZES = (2, 3)        # stand-ins for an unknown size, in the two shape-finding runs
+PROBE_SIZES = (2, 4)        # stand-ins for an unknown size, in the two shape-finding runs
 
 
 def is_symbolic(value) -> bool:
@@ -138,13 +138,20 @@ class OpNode:
         self.settings = settings
         self.outputs = []
         self.name = op.__name__
+        self._constants = {}            # device -> the constant inputs on that device
 
     def parents(self):
         return [t for t in self.inputs if is_symbolic(t)]
 
     def run(self, value_of):
-        """The real output, with value_of(t) giving the real value of a symbolic input."""
-        return [self.op.apply(*[value_of(t) if is_symbolic(t) else t for t in self.inputs], **self.settings)]
+        """The real output, with value_of(t) giving the real value of a symbolic input.
+        Constants (2 in x * 2) follow the data to its device, once per device."""
+        values = [value_of(t) if is_symbolic(t) else None for t in self.inputs]
+        device = next(v.device for v in values if v is not None)
+        constants = self._constants.get(device)
+        if constants is None:
+            constants = self._constants[device] = [None if is_symbolic(t) else t.to(device) for t in self.inputs]
+        return [self.op.apply(*[v if v is not None else c for v, c in zip(values, constants)], **self.settings)]
 
 
 def record_op(op, inputs, settings):

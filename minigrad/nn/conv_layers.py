@@ -140,7 +140,8 @@ class _Conv(ImageLayer):
         self._first(input_shape)           # rank 3, or a clear error
 
     def expected_input_shape(self):
-        return None if not self.built else (self.input_shape[0], None, None)
+        """(C_in, None, None), channels-first (the layer's input_shape is in its own layout)."""
+        return None if not self.built else (self._first(self.input_shape)[0], None, None)
 
     def _add_bias_and_activate(self, y):
         if self.use_bias:

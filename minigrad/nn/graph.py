@@ -54,7 +54,7 @@ def probing() -> bool:
 
 
 def probe_output_specs(layer, full_shapes, dtypes=None):
-    """Run layer.forward on two probe batches (sizes 2 and 3 for every None) and compare:
+    """Run layer.forward on two probe batches (sizes 2 and 4 for every None) and compare:
     ([(full output shape, dtype), ...], several outputs?). Eval mode, no graph recorded."""
     global _probing
     several_in = isinstance(full_shapes, list)
