@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 from minigrad.interop import load_keras_weights, save_keras_weights
-from minigrad.nn import (GRU, LSTM, Activation, BatchNormalization, Conv2D, Conv2DTranspose, Dense,
-                         Dropout, Flatten, LeakyReLU, MaxPooling2D, Reshape, Sequential, UpSampling2D)
+from minigrad.nn import (GRU, LSTM, Activation, BatchNormalization, Bidirectional, Conv1D, Conv2D,
+                         Conv2DTranspose, Dense, Dropout, Embedding, Flatten, LeakyReLU, MaxPooling2D,
+                         Reshape, Sequential, UpSampling2D)
 
 h5py = pytest.importorskip("h5py")
 
@@ -60,7 +61,14 @@ def recurrent():
     return Sequential([LSTM(4, return_sequences=True, input_shape=(5, 3)), GRU(3), Dense(2)])
 
 
-MODELS = {"mlp": mlp, "cnn": cnn, "generator": generator, "nested": nested, "recurrent": recurrent}
+def sequence():
+    return Sequential([Embedding(10, 4, input_shape=(6,)), Conv1D(5, 3, padding="causal", activation="relu"),
+                       Bidirectional(LSTM(3, return_sequences=True)), Bidirectional(GRU(2), merge_mode="sum"),
+                       Dense(2)])
+
+
+MODELS = {"mlp": mlp, "cnn": cnn, "generator": generator, "nested": nested, "recurrent": recurrent,
+          "sequence": sequence}
 
 
 def keras_case(name):
