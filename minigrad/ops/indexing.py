@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from .. import backend
 from ..function import xp_of
+from ..symbolic import recordable
 from ..tensor import Tensor
 from .elementwise import Query, where
 from .movement import GetItem, ScatterAdd, index_to_device
@@ -57,6 +58,7 @@ def _check_along(op, x, indices, axis):
     return axis
 
 
+@recordable   # reads the sizes of x and the indices
 def take_along_axis(x: Tensor, indices, axis: int):
     """out[..., i, ...] = x[..., indices[..., i, ...], ...] along `axis` (NumPy's take_along_axis).
 
@@ -67,11 +69,13 @@ def take_along_axis(x: Tensor, indices, axis: int):
     return GetItem.apply(x, index=_along_axis(indices, axis))
 
 
+@recordable
 def gather(x: Tensor, axis: int, index):
     """PyTorch's gather(input, dim, index): take_along_axis with the arguments in torch's order."""
     return take_along_axis(x, index, axis)
 
 
+@recordable
 def scatter_add(x: Tensor, axis: int, index, src: Tensor):
     """PyTorch's scatter_add: a copy of x with src[..., i, ...] added at x[..., index[..., i, ...], ...].
 

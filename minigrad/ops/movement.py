@@ -189,6 +189,7 @@ def swap_last_axes(x: Tensor):
     return Transpose.apply(x, axes=tuple(axes))
 
 
+@recordable   # multiplies sizes, which may be None on a symbolic tensor
 def flatten(x: Tensor, start_axis=0, end_axis=-1):
     """Merge axes start_axis..end_axis into one."""
     if x.ndim == 0:
@@ -209,6 +210,8 @@ def broadcast_to(x: Tensor, shape):
     shape = tuple(shape)
     if shape == x.shape:
         return x
+    if getattr(x, "symbolic", False):          # sizes may be None: the op checks on the probes
+        return BroadcastTo.apply(x, shape=shape)
     try:
         grows_into = backend.np.broadcast_shapes(x.shape, shape) == shape
     except ValueError:

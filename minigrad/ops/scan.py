@@ -140,11 +140,13 @@ def argsort(x, axis=-1, descending=False):
     return Argsort.apply(x, axis=normalize_axes(axis, x.ndim, "argsort")[0], descending=bool(descending))
 
 
+@recordable
 def sort(x, axis=-1, descending=False):
     """x sorted along `axis`.   dL/dx: each g goes back to the element that landed there."""
     return take_along_axis(x, argsort(x, axis, descending), axis)
 
 
+@recordable
 def topk(x, k, axis=-1, largest=True):
     """(values, indices) of the k largest (or smallest) entries along `axis`, largest first.
 
