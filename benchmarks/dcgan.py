@@ -96,3 +96,29 @@ IMPLEMENTATIONS = {"minigrad": MinigradDCGAN, "torch": TorchDCGAN}
 
 def make(impl, batch):
     return IMPLEMENTATIONS[impl](batch).step
+
+
+# ----------------------------------------------------------------------------- arithmetic of one step
+
+def _layers(batch):
+    """(GEMM flops of one pass, name) of every weight layer: 2*N*C_out*C_in*k*k*Ho*Wo for a conv."""
+    conv = lambda c_in, c_out, out_hw: 2 * batch * c_out * c_in * 9 * out_hw * out_hw
+    generator = [2 * batch * LATENT * 128 * 7 * 7, conv(128, 128, 14), conv(128, 64, 28), conv(64, 1, 28)]
+    discriminator = [conv(1, 32, 14), conv(32, 64, 7), conv(64, 128, 4), conv(128, 256, 4),
+                     2 * batch * 256 * 4 * 4]
+    return generator, discriminator
+
+
+def step_flops(batch):
+    """Multiply-add flops (x2) of the GEMMs of one keras-gan step, counted as both sides run them.
+
+    Each pass of a layer (forward, input gradient dx, weight gradient dw) is one GEMM of the
+    same size. G.predict: G forward. Each D update: D forward, dw everywhere, dx everywhere
+    but the first layer (the images need no gradient). G update: G and D forward, dx through
+    every D layer (frozen: no dw) and every G layer but the first (z needs none), dw in G.
+    """
+    g, d = _layers(batch)
+    predict = sum(g)
+    d_update = sum(d) + sum(d) + sum(d[1:])
+    g_update = sum(g) + sum(d) + sum(d) + sum(g[1:]) + sum(g)
+    return predict + 2 * d_update + g_update

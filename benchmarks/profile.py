@@ -5,7 +5,8 @@
     python -m benchmarks.profile vae --faults         page faults and system time per call
 
 Like run.py it uses one BLAS thread unless OPENBLAS_NUM_THREADS / --threads says otherwise
-(set before NumPy loads). For a sampling profile with native frames: py-spy record --native -o out.svg
+(set before NumPy loads), and like the benchmark workers it calls keep_freed_memory() for
+minigrad, so it profiles the step the table times. For a sampling profile with native frames: py-spy record --native -o out.svg
 -- python -m benchmarks.profile vae --calls 300 --no-profile.
 """
 from __future__ import annotations
@@ -44,6 +45,9 @@ def main(argv=None):
     if args.impl.startswith("torch"):
         import torch
         torch.set_num_threads(args.threads)
+    if args.impl.startswith("minigrad"):
+        import minigrad
+        minigrad.backend.keep_freed_memory()     # as the benchmark workers (and the examples) do
 
     from .workloads import WORKLOADS
     call = WORKLOADS[args.workload].factory(args.impl)
@@ -53,8 +57,10 @@ def main(argv=None):
     call()
     one = max(time.process_time() - t0, 1e-6)
     calls = args.calls or max(1, int(3.0 / one))
-    print(f"{args.workload} [{args.impl}], {calls} calls, BLAS threads "
-          f"{os.environ.get('OPENBLAS_NUM_THREADS', 'default')}")
+    from .worker import _blas_info
+    print(f"{args.workload} [{args.impl}], {calls} calls, BLAS: "
+          + "; ".join(f"{lib.get('library')} kernel {lib.get('kernel')} threads {lib.get('threads')}"
+                      for lib in _blas_info()))
     if args.faults or args.no_profile:
         r0, c0 = resource.getrusage(resource.RUSAGE_SELF), time.process_time()
         for _ in range(calls):

@@ -104,3 +104,21 @@ def make_fit(impl):
 
 def make_chain(impl):
     return {"minigrad": minigrad_chain, "torch": torch_chain}[impl]()
+
+
+# ----------------------------------------------------------------------------- sgemm peak
+
+SGEMM = 2048         # one float32 (SGEMM x SGEMM) @ (SGEMM x SGEMM) product per call
+SGEMM_FLOPS = 2 * SGEMM ** 3
+
+
+def make_sgemm(impl):
+    """The machine's measured single-precision GEMM rate: the yardstick for '% of peak'."""
+    rng = np.random.default_rng(5)
+    a, b = (rng.standard_normal((SGEMM, SGEMM), dtype=np.float32) for _ in range(2))
+    if impl == "torch":
+        import torch
+        a, b = torch.from_numpy(a), torch.from_numpy(b)
+        return lambda: torch.mm(a, b)
+    out = np.empty_like(a)
+    return lambda: np.matmul(a, b, out=out)

@@ -21,17 +21,43 @@ from __future__ import annotations
 import gc
 import json
 import os
+import re
 import resource
 import sys
 import time
 
 
-def _blas_threads():
+def _blas_info():
+    """What BLAS this process runs, for the report: library, kernel (architecture), threads.
+
+    threadpoolctl sees the BLAS libraries that are loaded as shared objects (NumPy's OpenBLAS);
+    PyTorch's CPU wheel links MKL/oneDNN statically, so for it the build configuration and the
+    CPU capability it dispatches to are read from torch itself.
+    """
+    out = []
     try:
         from threadpoolctl import threadpool_info
-        return [i["num_threads"] for i in threadpool_info() if i.get("user_api") == "blas"]
     except ImportError:
-        return None
+        out.append({"library": "?", "note": "pip install threadpoolctl to see the BLAS kernel"})
+    else:
+        for lib in threadpool_info():
+            if lib.get("user_api") == "blas":
+                out.append({"library": f"{lib.get('internal_api')} {lib.get('version')}",
+                            "kernel": lib.get("architecture", "?"), "threads": lib.get("num_threads")})
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        config = torch.__config__.show()
+        found = re.search(r"BLAS_INFO=([^,\s]+)", config)
+        blas = found.group(1) if found else "?"
+        kernel = next((line.split(":", 1)[1].strip() for line in config.splitlines()
+                       if "CPU capability" in line), "?")
+        out.append({"library": f"torch {blas} (+ oneDNN for conv)", "kernel": kernel,
+                    "threads": torch.get_num_threads()})
+    return out
+
+
+def _blas_threads():
+    return [lib.get("threads") for lib in _blas_info()]
 
 
 def _maxrss_mb():
@@ -85,6 +111,7 @@ def serve(workload_name, impl, threads):
     out = sys.stdout
     out.write(json.dumps({"ready": True, "setup_s": time.perf_counter() - started,
                           "blas_threads": _blas_threads(), "torch_threads": torch_threads,
+                          "blas": _blas_info(),
                           "pid": os.getpid()}) + "\n")
     out.flush()
     wall, cpu = time.perf_counter, time.process_time
