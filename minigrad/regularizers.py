@@ -13,7 +13,8 @@ weight's penalty (listed in model.losses) to the loss at each step.
 
 `kernel_regularizer=` / `bias_regularizer=` take a regularizer, a name ("l1", "l2", "l1_l2"),
 or any function of a weight tensor returning a scalar tensor. `activity_regularizer=`
-penalises the layer's output instead, once per forward pass.
+penalises the layer's output instead, once per forward pass, summed over the batch as Keras 3
+does (tf.keras 2 divided it by the batch size): its weight in the loss grows with the batch.
 """
 from __future__ import annotations
 

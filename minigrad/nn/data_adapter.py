@@ -82,8 +82,11 @@ def check_finite(what, name, data) -> None:
 
 
 def is_batch_iterable(x) -> bool:
-    """Whether x is a source of batches rather than data: a generator/iterator or a
-    Sequence-like object (len + getitem of whole batches), not an array or list of arrays."""
+    """Whether x is a source of batches rather than data: a generator/iterator, a list of
+    (x, y) tuples, or a Sequence-like object (len + getitem of whole batches) — not an array
+    or a list of arrays."""
+    if isinstance(x, list) and x and all(isinstance(item, tuple) for item in x):
+        return True
     if x is None or isinstance(x, (np.ndarray, Tensor, dict, list, tuple, str, bytes)):
         return False
     if backend.is_backend_array(x):

@@ -16,7 +16,7 @@ layers keep speaking per-sample shapes (without the batch axis) as everywhere in
 """
 from __future__ import annotations
 
-from .. import autograd
+from .. import autograd, backend
 from ..symbolic import (Evaluation, ProbeEvaluation, SymbolicTensor, _evaluations, _map_tensors,
                         evaluating, is_symbolic, probe_array)
 from ..symbolic import format_shape as format_full_shape
@@ -59,7 +59,7 @@ def probe_output_specs(layer, full_shapes, dtypes=None):
     global _probing
     several_in = isinstance(full_shapes, list)
     shapes = full_shapes if several_in else [full_shapes]
-    dtypes = dtypes or [layer.dtype] * len(shapes)
+    dtypes = dtypes or [backend.np.dtype("int64") if layer.accepts_integer_input else layer.dtype] * len(shapes)
     runs = []
     _probing += 1
     try:
