@@ -24,6 +24,8 @@ from .ops.linalg import *  # noqa: F401,F403
 from .ops.creation import *  # noqa: F401,F403
 from .ops.keras import *  # noqa: F401,F403
 
-from . import functional, losses, nn, optim  # noqa: E402, F401  (after the names they build on)
+from . import callbacks, functional, losses, nn, optim, regularizers  # noqa: E402, F401  (after the names they build on)
 
 __version__ = "0.1.0"
+
+from .tensor import from_dlpack  # noqa: E402,F401  (DLPack: zero-copy arrays from NumPy, PyTorch, CuPy)

@@ -69,6 +69,7 @@ class SymbolicTensor(Tensor):
         self.grad = None
         self._ctx = None
         self.requires_grad = False
+        self._version = [0]
         self.name = name
         self.node = node
         self.index = index
@@ -112,15 +113,6 @@ class SymbolicTensor(Tensor):
 
     def detach(self):
         self._no_value("detach()")
-
-    def argmax(self, axis=None):
-        self._no_value("argmax()")
-
-    def any(self):
-        self._no_value("any()")
-
-    def all(self):
-        self._no_value("all()")
 
     def __setitem__(self, index, value):
         raise TypeError(f"in-place assignment into a symbolic tensor {self!r} cannot be recorded; "

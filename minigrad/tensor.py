@@ -362,15 +362,15 @@ class Tensor:
     def logsumexp(self, axis=None, keepdims=False):
         return reduce.logsumexp(self, axis=axis, keepdims=keepdims)
 
-    def argmax(self, axis=None):
+    def argmax(self, axis=None, keepdims=False):
         """Indices of the maxima (no gradient)."""
-        return Tensor._make(backend.xp_of(self.data).argmax(self.data, axis=axis))
+        return reduce.argmax(self, axis, keepdims)
 
-    def any(self):
-        return Tensor._make(backend.xp_of(self.data).any(self.data))
+    def any(self, axis=None, keepdims=False):
+        return reduce.any(self, axis, keepdims)
 
-    def all(self):
-        return Tensor._make(backend.xp_of(self.data).all(self.data))
+    def all(self, axis=None, keepdims=False):
+        return reduce.all(self, axis, keepdims)
 
     # ------------------------------------------------------------------ shape
     def reshape(self, *shape):

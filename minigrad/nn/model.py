@@ -471,18 +471,16 @@ class Model(Module):
         if os.fspath(filepath).endswith(".h5"):
             from ..interop import keras_h5          # optional: only Keras files need it
             return keras_h5.load_keras_weights(self, filepath)
-        records = saving.weight_records(self)
-        if not records and not self.built:
+        if not saving.weight_records(self) and not self.built:
             raise RuntimeError(f"load_weights: model '{self.name}' has no weights yet; build it first "
                                "(give the first layer input_shape=..., or call it on a batch)")
-        weights, names, packed, opt_arrays = saving.load(filepath)
-        saving.check_shapes(records, [w.shape for w in weights], f"load_weights: {saving.normalize_path(filepath)}",
-                            names)
-        for (_, _, p), array in zip(records, weights):
-            saving.assign(p, array)
-        if packed is not None:
-            state = saving.unpack_state(packed, opt_arrays, self.device)
-            if self.optimizer is not None and self._train_params is not None:
+        bound = self.optimizer is not None and self._train_params is not None
+        params = None if self._user_params else self._train_params
+        # everything is read and checked first: a failed load leaves the model as it was
+        records, weights, state = saving.read_checked(self, filepath, self.optimizer if bound else None, params)
+        saving.assign_all(records, weights)
+        if state is not None:
+            if bound:
                 self._load_optimizer_state(state)
             else:
                 self._pending_optimizer_state = state
