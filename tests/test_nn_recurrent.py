@@ -446,3 +446,19 @@ def test_masked_outputs_and_states_equal_keras(kind, go_backwards):
     got = ours(mg.tensor(x), mask=mg.tensor(mask))
     for e, g in zip(expected, got):
         np.testing.assert_allclose(g.numpy(), e, rtol=1e-5, atol=1e-6)
+
+
+def test_functional_model_stacks_layers_carries_masks_and_fits_integer_ids():
+    ids = nn.Input((None,), dtype="int64")
+    h = nn.Embedding(20, 4, mask_zero=True)(ids)
+    h = nn.LSTM(5, return_sequences=True)(h)
+    out = nn.Dense(1, activation="sigmoid")(nn.Bidirectional(nn.GRU(3))(h))
+    model = nn.Model(ids, out)
+    assert model.count_params() == 20 * 4 + 4 * 5 * (4 + 5 + 1) + 2 * 3 * 3 * (5 + 3 + 2) + 7
+    x = np.array([[3, 7, 1, 0, 0], [4, 0, 0, 0, 0]])
+    full = model(mg.tensor(x)).numpy()
+    np.testing.assert_allclose(full[1], model(mg.tensor(x[1:, :1])).numpy()[0], rtol=1e-6)  # padding ignored
+    model.compile("adam", "binary_crossentropy")
+    history = model.fit(np.tile(x, (8, 1)), np.tile([[1.0], [0.0]], (8, 1)), epochs=2, batch_size=4,
+                        verbose=0)
+    assert len(history.history["loss"]) == 2 and np.isfinite(history.history["loss"]).all()
