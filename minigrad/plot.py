@@ -37,7 +37,7 @@ import numpy as np
 from .files import atomic_write
 
 __all__ = ["image_grid", "latent_scatter", "manifold", "curves", "confusion_matrix",
-           "distribution_bars", "draw_graph", "DPI"]
+           "distribution_bars", "draw_graph", "draw_model", "DPI"]
 
 DPI = 120                                   # saved figures: crisp, and small enough for a README
 _INSTALL_HINT = "pip install 'minigrad[examples]'"
@@ -703,11 +703,11 @@ def distribution_bars(probs_by_label, path=None, title=None, categories=None, yl
 
 # ============================================================================ the autograd graph
 
-_KINDS = {  # kind: (face colour, edge colour, legend text)
-    "grad_leaf": ("#dbeafe", "#2563eb", "leaf, requires grad"),
-    "leaf": ("#f3f4f6", "#9ca3af", "leaf, no grad (data, constant)"),
-    "op": ("#fef3c7", "#d97706", "op (Function node)"),
-    "output": ("#dcfce7", "#16a34a", "output"),
+_KINDS = {  # kind: (face colour, edge colour, legend text, rounded box)
+    "grad_leaf": ("#dbeafe", "#2563eb", "leaf, requires grad", False),
+    "leaf": ("#f3f4f6", "#9ca3af", "leaf, no grad (data, constant)", False),
+    "op": ("#fef3c7", "#d97706", "op (Function node)", True),
+    "output": ("#dcfce7", "#16a34a", "output", False),
 }
 
 
@@ -923,7 +923,7 @@ def _layered_layout(keys, edges, sizes, hgap=0.3, vgap=0.42):
     return pos, paths
 
 
-def _draw_graph_matplotlib(nodes, edges, title):
+def _draw_graph_matplotlib(nodes, edges, title, kinds_table=_KINDS, what="draw_graph"):
     from matplotlib.lines import Line2D
     from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Patch
     from matplotlib.path import Path
@@ -931,11 +931,11 @@ def _draw_graph_matplotlib(nodes, edges, title):
     n_visible = len(nodes)
     if n_visible > 300:
         raise ValueError(
-            f"draw_graph: {n_visible} nodes are too many for the matplotlib drawing; install "
+            f"{what}: {n_visible} nodes are too many for the matplotlib drawing; install "
             "Graphviz (pip install graphviz, plus the 'dot' program) or draw a smaller part "
             "of the model")
     if n_visible > 80:
-        warnings.warn(f"draw_graph: {n_visible} nodes will be hard to read in the matplotlib "
+        warnings.warn(f"{what}: {n_visible} nodes will be hard to read in the matplotlib "
                       "drawing; Graphviz lays out big graphs better", stacklevel=3)
 
     fig = _figure((4.0, 4.0), layout=None)
@@ -966,7 +966,7 @@ def _draw_graph_matplotlib(nodes, edges, title):
         for px, _ in pts:
             xmin, xmax = min(xmin, px), max(xmax, px)
     margin, legend_h, title_h = 0.25, 0.45, (0.45 if title else 0.0)
-    kinds = [k for k in _KINDS if any(n["kind"] == k for n in nodes.values())]
+    kinds = [k for k in kinds_table if any(n["kind"] == k for n in nodes.values())]
     width = max(xmax - xmin + 2 * margin, 1.9 * len(kinds) + 0.4, 3.0)
     height = ymax - ymin + 2 * margin + legend_h + title_h
     fig.set_size_inches(width, height)
@@ -977,10 +977,10 @@ def _draw_graph_matplotlib(nodes, edges, title):
     for key, node in nodes.items():
         x, y = pos[key]
         w, h = sizes[key]
-        face, edge, _ = _KINDS[node["kind"]]
-        style = "round,pad=0,rounding_size=0.12" if node["kind"] == "op" else "square,pad=0"
+        face, edge, _, rounded = kinds_table[node["kind"]]
+        style = "round,pad=0,rounding_size=0.12" if rounded else "square,pad=0"
         ax.add_patch(FancyBboxPatch((x - w / 2, y - h / 2), w, h, boxstyle=style, facecolor=face,
-                                    edgecolor=edge, linewidth=1.2 if node["kind"] != "leaf" else 0.9,
+                                    edgecolor=edge, linewidth=0.9 if node["kind"] in ("leaf", "frozen") else 1.2,
                                     zorder=3))
         head, detail, hh, dh = texts[key]
         top = y + h / 2 - pady
@@ -1021,7 +1021,8 @@ def _draw_graph_matplotlib(nodes, edges, title):
             ax.text(end[0] + 0.06, end[1] + 0.12, f"x{edges[e]}", fontsize=7.5, color="#555555",
                     ha="left", va="center", zorder=4)
 
-    handles = [Patch(facecolor=_KINDS[k][0], edgecolor=_KINDS[k][1], label=_KINDS[k][2]) for k in kinds]
+    handles = [Patch(facecolor=kinds_table[k][0], edgecolor=kinds_table[k][1], label=kinds_table[k][2])
+               for k in kinds]
     handles.append(Line2D([], [], color="#555555", marker=">", markersize=4, linewidth=1,
                           label="flows into"))
     ax.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, 0.0), ncol=len(handles),
@@ -1038,9 +1039,9 @@ def _graphviz_available() -> bool:
     return importlib.util.find_spec("graphviz") is not None and shutil.which("dot") is not None
 
 
-def _draw_graph_graphviz(nodes, edges, title, fmt):
+def _draw_graph_graphviz(nodes, edges, title, fmt, kinds_table=_KINDS, name="autograd"):
     import graphviz
-    dot = graphviz.Digraph("autograd", format=fmt)
+    dot = graphviz.Digraph(name, format=fmt)
     dot.attr(rankdir="TB", nodesep="0.25", ranksep="0.35", fontname="Helvetica", dpi=str(DPI))
     if title:
         dot.attr(label=title, labelloc="t", fontsize="14")
@@ -1049,12 +1050,12 @@ def _draw_graph_graphviz(nodes, edges, title, fmt):
     dot.attr("edge", color="#555555", arrowsize="0.7", fontname="Helvetica", fontcolor="#555555")
     names = {key: f"n{i}" for i, key in enumerate(nodes)}
     for key, node in nodes.items():
-        face, edge, _ = _KINDS[node["kind"]]
+        face, edge, _, rounded = kinds_table[node["kind"]]
         label = f"<b>{html.escape(node['head'])}</b>"
         for line in node["detail"]:
             label += f'<br/><font point-size="9" color="#444444">{html.escape(line)}</font>'
         dot.node(names[key], label=f"<{label}>", fillcolor=face, color=edge,
-                 style="filled,rounded" if node["kind"] == "op" else "filled")
+                 style="filled,rounded" if rounded else "filled")
     for (u, v), count in edges.items():
         dot.edge(names[u], names[v], label=f"x{count}" if count > 1 else None, fontsize="9")
     return dot
@@ -1078,15 +1079,20 @@ def draw_graph(tensor, path=None, format=None, show_shapes=True, engine="auto", 
     fmt = _format_of(path, format) if path is not None else (format or "png")
     if title is None:
         title = "autograd graph" + (f" of {tensor.name}" if getattr(tensor, "name", None) else "")
+    return _render(nodes, edges, title, path, fmt, engine, _KINDS, "draw_graph", "autograd")
+
+
+def _render(nodes, edges, title, path, fmt, engine, kinds_table, what, name):
+    """Lay out and draw a graph of boxes (nodes) and arrows (edges) with Graphviz or matplotlib."""
     use_graphviz = engine == "graphviz" or (engine == "auto" and _graphviz_available())
     if use_graphviz:
         try:
             import graphviz
         except ImportError as exc:
-            raise ImportError("draw_graph(engine='graphviz') needs the graphviz package and the "
+            raise ImportError(f"{what}(engine='graphviz') needs the graphviz package and the "
                               "Graphviz 'dot' program: pip install graphviz, and apt/brew/conda "
                               "install graphviz") from exc
-        dot = _draw_graph_graphviz(nodes, edges, title, fmt)
+        dot = _draw_graph_graphviz(nodes, edges, title, fmt, kinds_table, name)
         if path is None:
             return dot
         try:
@@ -1100,5 +1106,118 @@ def draw_graph(tensor, path=None, format=None, show_shapes=True, engine="auto", 
             return dot
     mpl = _matplotlib()
     with mpl.rc_context(_STYLE):
-        fig = _draw_graph_matplotlib(nodes, edges, title)
+        fig = _draw_graph_matplotlib(nodes, edges, title, kinds_table, what)
         return _save(fig, path, fmt)
+
+
+# ============================================================================ the layer graph
+
+_MODEL_KINDS = {  # kind: (face colour, edge colour, legend text, rounded box)
+    "input": ("#dbeafe", "#2563eb", "input", False),
+    "layer": ("#fef3c7", "#d97706", "layer", True),
+    "model": ("#ede9fe", "#7c3aed", "nested model", True),
+    "frozen": ("#f3f4f6", "#9ca3af", "frozen (trainable=False)", True),
+    "op": ("#ffedd5", "#ea580c", "op on tensors (mg.* / F.*)", False),
+    "output": ("#dcfce7", "#16a34a", "model output", False),
+}
+
+
+def _layer_graph(model):
+    """The graph of layer calls behind a functional or Sequential model (minigrad.nn.graph.Graph)."""
+    from .nn.model import Model
+    from .nn.sequential import Sequential
+    if isinstance(model, Sequential):
+        try:
+            model.inputs                          # traces the stack once it is built
+        except AttributeError as exc:
+            raise ValueError(f"draw_model: {exc}") from None
+        return model._traced
+    if isinstance(model, Model) and model._graph is not None:
+        return model._graph
+    raise TypeError(
+        f"draw_model draws the layer graph of a functional Model or a Sequential; got "
+        f"{type(model).__name__}, which has no recorded graph (a subclassed model runs plain "
+        "Python). Draw what it computes instead: plot.draw_graph(model(x)).")
+
+
+def _model_graph_of(model, show_shapes=True, show_layer_names=True):
+    """(nodes, edges) in draw_graph's format: one box per layer (a shared layer once, with an
+    arrow from each of its callers), one per recorded op, one per model output."""
+    from .nn.graph import InputNode
+    from .nn.module import format_shape
+    graph = _layer_graph(model)
+    nodes, edges, key_of_node = {}, {}, {}
+
+    def layer_kind(layer):
+        from .nn.layers import InputLayer
+        from .nn.module import Module
+        if isinstance(layer, InputLayer):
+            return "input"
+        if not layer.trainable and any(True for _ in layer.parameters(trainable_only=False)):
+            return "frozen"
+        return "model" if any(isinstance(c, Module) for c in layer.children()) else "layer"
+
+    def shapes(tensors):
+        texts = [format_shape(t.shape[1:]) for t in tensors]      # "(None, 784)": None is the batch
+        return texts[0] if len(texts) == 1 else "[" + ", ".join(texts) + "]"
+
+    for node in [t.node for t in graph.inputs] + graph.nodes:
+        layer = getattr(node, "layer", None)
+        key = ("layer", id(layer)) if layer is not None else ("op", id(node))
+        key_of_node[id(node)] = key
+        if key in nodes:
+            nodes[key]["calls"] += 1
+            continue
+        if layer is None:                          # an op recorded on symbolic tensors
+            head, kind = node.name, "op"
+        else:
+            kind = layer_kind(layer)
+            head = f"{layer.name} ({type(layer).__name__})" if show_layer_names else type(layer).__name__
+        detail = []
+        if show_shapes:
+            if not isinstance(node, InputNode):
+                detail.append("in  " + shapes(node.parents()))
+            detail.append("out " + shapes(node.outputs))
+        if layer is not None and kind != "input":
+            n_params = layer.count_params()
+            if n_params:
+                detail.append(f"{n_params:,} params")
+        nodes[key] = {"kind": kind, "head": head, "detail": detail, "calls": 1}
+    for node in graph.nodes:
+        for parent in node.parents():
+            src, dst = key_of_node[id(parent.node)], key_of_node[id(node)]
+            edges[(src, dst)] = edges.get((src, dst), 0) + 1
+    names = getattr(model, "output_names", None) or []
+    for i, t in enumerate(graph.outputs):
+        key = ("output", i)
+        label = names[i] if len(names) == len(graph.outputs) and len(graph.outputs) > 1 else "output"
+        nodes[key] = {"kind": "output", "head": label,
+                      "detail": [shapes([t])] if show_shapes else []}
+        edges[(key_of_node[id(t.node)], key)] = 1
+    for node in nodes.values():                  # a shared layer says how often it runs
+        calls = node.pop("calls", 1)
+        if calls > 1:
+            node["detail"].append(f"shared: called {calls}\u00d7")
+    return nodes, edges
+
+
+def draw_model(model, path=None, format=None, show_shapes=True, show_layer_names=True,
+               engine="auto", title=None):
+    """Draw a model's layer graph, as Keras' plot_model does: one box per layer.
+
+    Works for functional Models (several inputs and outputs, merges, shared layers, nested
+    models) and for built Sequential models. Each box shows the layer's name and type, with
+    show_shapes the shapes it takes and gives ("None" is the batch axis) and its parameter
+    count; a shared layer is drawn once with an arrow from each of its callers; ops applied
+    to symbolic tensors (x + y, mg.exp(t)) get their own boxes; frozen layers are grey.
+    For the autograd graph of one computation (ops, not layers), see draw_graph.
+
+    engine, format, path: as for draw_graph. Returns the graphviz.Digraph or the Figure.
+    """
+    if engine not in ("auto", "graphviz", "matplotlib"):
+        raise ValueError(f"draw_model: engine must be 'auto', 'graphviz' or 'matplotlib', got {engine!r}")
+    nodes, edges = _model_graph_of(model, show_shapes=show_shapes, show_layer_names=show_layer_names)
+    fmt = _format_of(path, format) if path is not None else (format or "png")
+    if title is None:
+        title = f"model '{model.name}'"
+    return _render(nodes, edges, title, path, fmt, engine, _MODEL_KINDS, "draw_model", "model")

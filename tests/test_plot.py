@@ -439,3 +439,79 @@ def test_draw_graph_real_graphviz(tmp_path):
     path = tmp_path / "graph.png"
     plot.draw_graph(small_loss(), path=path, engine="graphviz")
     assert matplotlib.image.imread(path).shape[0] > 100
+
+
+# ----------------------------------------------------------------------------- draw_model
+
+def two_branch_model():
+    """Input -> Dense -> (Dense, Dense) -> x + y op -> a shared Dense called twice -> add,
+    plus a frozen nested Sequential on one branch: every kind of box draw_model draws."""
+    from minigrad import nn
+    x = nn.Input((6,), name="image")
+    h = nn.Dense(4, activation="relu", name="hidden")(x)
+    a, b = nn.Dense(2, name="a")(h), nn.Dense(2, name="b")(h)
+    shared = nn.Dense(3, name="shared")
+    summed = nn.add([shared(a + b), shared(b)], name="merge")
+    head = nn.Sequential([nn.Dense(5, input_shape=(2,))], name="head")
+    head.trainable = False
+    return nn.Model(x, [summed, head(a)], name="two_branch")
+
+
+def test_model_graph_structure():
+    nodes, edges = plot._model_graph_of(two_branch_model())
+    by_head = {n["head"]: n for n in nodes.values()}
+    assert by_head["image (InputLayer)"]["kind"] == "input"
+    assert by_head["hidden (Dense)"]["kind"] == "layer"
+    assert by_head["head (Sequential)"]["kind"] == "frozen"
+    assert by_head["Add"]["kind"] == "op"                       # a + b on symbolic tensors
+    assert [n["kind"] for n in nodes.values()].count("output") == 2
+    shared = by_head["shared (Dense)"]
+    assert "shared: called 2\u00d7" in shared["detail"] and "9 params" in shared["detail"]
+    assert "in  (None, 6)" in by_head["hidden (Dense)"]["detail"]
+    assert "out (None, 4)" in by_head["hidden (Dense)"]["detail"]
+    key = {n["head"]: k for k, n in nodes.items()}
+    assert edges[(key["shared (Dense)"], key["merge (Add)"])] == 2      # both calls feed the merge
+    assert (key["b (Dense)"], key["shared (Dense)"]) in edges and (key["b (Dense)"], key["Add"]) in edges
+    # one box per layer: 8 layers and ops + 2 outputs, and one arrow per (caller, callee) pair
+    assert len(nodes) == 10 and len(edges) == 11
+
+
+def test_draw_model_matplotlib(tmp_path):
+    path = tmp_path / "model.png"
+    fig = plot.draw_model(two_branch_model(), path=path, engine="matplotlib")
+    check_png(fig, path)
+    texts = all_text(fig)
+    for label in ("hidden (Dense)", "merge (Add)", "head (Sequential)", "shared: called 2\u00d7"):
+        assert any(label in t for t in texts), label
+    assert any("two_branch" in t for t in texts)
+    assert leftovers(tmp_path) == []
+
+
+def test_draw_model_sequential_and_errors():
+    from minigrad import nn
+    seq = nn.Sequential([nn.Dense(3, input_shape=(4,), name="d1"), nn.Dense(1, name="d2")])
+    nodes, edges = plot._model_graph_of(seq, show_shapes=False)
+    assert [n["head"] for n in nodes.values()][1:] == ["d1 (Dense)", "d2 (Dense)", "output"]
+    assert len(edges) == 3 and [n["detail"] for n in nodes.values()] == [[], ["15 params"], ["4 params"], []]
+    with pytest.raises(ValueError, match="no input yet"):
+        plot.draw_model(nn.Sequential([nn.Dense(3)]))
+
+    class Custom(nn.Module):
+        def forward(self, x):
+            return x
+    with pytest.raises(TypeError, match="draw_graph"):
+        plot.draw_model(Custom())
+    with pytest.raises(ValueError, match="engine"):
+        plot.draw_model(seq, engine="dot")
+
+
+def test_draw_model_graphviz_path(tmp_path, monkeypatch):
+    fake = types.ModuleType("graphviz")
+    fake.Digraph = FakeDigraph
+    fake.ExecutableNotFound = RuntimeError
+    monkeypatch.setitem(sys.modules, "graphviz", fake)
+    monkeypatch.setattr(plot, "_graphviz_available", lambda: True)
+    dot = plot.draw_model(two_branch_model(), path=tmp_path / "m.svg")
+    labels = " ".join(dot.nodes.values())
+    assert "<b>shared (Dense)</b>" in labels and len(dot.nodes) == 10 and len(dot.edges) == 11
+    assert (tmp_path / "m.svg").read_bytes() == b"\x89PNG fake svg"
