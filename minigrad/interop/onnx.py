@@ -1,4 +1,4 @@
-"""ONNX out: export_onnx(model, path, input_shape) writes a Sequential model as an ONNX graph.
+"""ONNX out: export_onnx(model, path, input_shape) writes a Sequential or functional model as ONNX.
 
     from minigrad.interop import export_onnx
     export_onnx(gan.generator, "generator.onnx", input_shape=(100,))
@@ -6,9 +6,17 @@
     #   session = onnxruntime.InferenceSession("generator.onnx")
     #   images = session.run(None, {"input": z.astype("float32")})[0]
 
-The graph has one input ("input", shape (batch, *input_shape), the batch size left free)
-and one output ("output"). It computes the model in inference mode: Dropout is left out and
-BatchNormalization uses its moving statistics. Layer by layer (opset 17):
+A model of one input and one output gives a graph with input "input" (shape (batch,
+*input_shape), the batch size left free) and output "output". A functional model of several
+names them as the model does: its inputs after their Input layers (model.inputs, e.g.
+"image", "extra"), its outputs by model.output_names, in the model's order. The graph is
+the model's layer calls in topological order, nested models written out inline, a layer
+called twice written twice on one set of weights. A Lambda layer, or an op applied to
+symbolic tensors outside any layer, holds Python code that is not translated: it raises
+naming it (write it with layers).
+
+It computes the model in inference mode: Dropout is left out and BatchNormalization uses
+its moving statistics. Layer by layer (opset 17):
     Dense              MatMul with the kernel (in, out), then Add of the bias
     Conv2D             Conv with explicit pads [top, left, bottom, right] ("same" as TF's)
     Conv2DTranspose    ConvTranspose; Keras' window of the full result as pads that crop and
@@ -18,6 +26,12 @@ BatchNormalization uses its moving statistics. Layer by layer (opset 17):
     UpSampling2D       Resize, nearest, asymmetric coordinates, floor: each pixel repeated
     ZeroPadding2D      Pad;  Flatten  Flatten(axis=1);  Reshape  Reshape to (-1, *shape)
     activations        Relu, Sigmoid, Tanh, Softplus, LeakyRelu, Softmax(axis)
+    Embedding          Gather (the input is then int64 token ids)
+    Conv1D, MaxPooling1D, AveragePooling1D   Conv / MaxPool / AveragePool between Transposes
+    global poolings    ReduceMax / ReduceMean
+    SimpleRNN, LSTM, GRU, Bidirectional      RNN / LSTM / GRU (gates reordered), merged as Keras
+    Add, Subtract, Multiply, Average, Maximum, Minimum   Sum, Sub, Mul, Mean, Max, Min
+    Concatenate        Concat(axis)
 The paddings are those of input_shape (TF's "same" zeros depend on the image size), so the
 exported graph is exact for images of that size.
 
@@ -30,7 +44,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..files import atomic_write
-from ..nn import (Activation, AveragePooling1D, BatchNormalization, Bidirectional, Conv1D, Conv2D,
+from ..nn import (Activation, Add, Average, AveragePooling1D, BatchNormalization, Concatenate,
+                  Maximum, Minimum, Multiply, Subtract, Bidirectional, Conv1D, Conv2D,
                   Conv2DTranspose, Dense, Dropout, Embedding, Flatten, GlobalAveragePooling1D,
                   GlobalAveragePooling2D, GlobalMaxPooling1D, GlobalMaxPooling2D, LeakyReLU, MaxPooling1D,
                   MaxPooling2D, Reshape, UpSampling2D, ZeroPadding2D, recurrent)
@@ -57,7 +72,17 @@ class _GraphBuilder:
     def __init__(self, onnx, dtype):
         self.onnx, self.dtype = onnx, np.dtype(dtype)
         self.nodes, self.initializers = [], []
-        self.used = {"input", "output"}
+        self.used = set()           # tensor names taken (the graph's inputs and outputs first)
+        self.owner = None           # the layer being written: its weights are written once
+        self._weights = {}
+
+    def reserve(self, names):
+        """The graph's inputs and outputs keep these names: no other tensor gets them."""
+        self.used.update(names)
+
+    def output(self, x, name):
+        """The graph's output `name` (reserved): an Identity of tensor x."""
+        self.nodes.append(self.onnx.helper.make_node("Identity", [x], [name], name=name))
 
     def fresh(self, name):
         """`name`, or name_1, name_2, ... if a layer of the same name came before."""
@@ -68,9 +93,13 @@ class _GraphBuilder:
         return name
 
     def weight(self, name, array, dtype=None):
-        """A constant tensor (a weight, a shape) in the graph; returns its name."""
+        """A constant tensor (a weight, a shape) in the graph; returns its name. A layer called
+        twice (shared) gets its weights once: the second call finds them by layer and name."""
+        key = (id(self.owner), name)
+        if key in self._weights:
+            return self._weights[key]
         array = np.ascontiguousarray(np.asarray(array, dtype=dtype or self.dtype))
-        name = self.fresh(name)
+        self._weights[key] = name = self.fresh(name)
         self.initializers.append(self.onnx.numpy_helper.from_array(array, name))
         return name
 
@@ -80,31 +109,48 @@ class _GraphBuilder:
 
     def node_with_outputs(self, op, inputs, name, n_outputs, **attributes):
         """A node with several outputs (LSTM: Y, Y_h, Y_c): name, name_1, ... are returned."""
-        names = [name if name == "output" else self.fresh(name)]
+        names = [self.fresh(name)]
         names += [self.fresh(f"{names[0]}_{i}") for i in range(1, n_outputs)]
         self.nodes.append(self.onnx.helper.make_node(op, list(inputs), names, name=names[0], **attributes))
         return names
 
 
 def export_onnx(model, path, input_shape=None, opset=OPSET):
-    """Write the Sequential `model` to `path` as ONNX; returns the path.
+    """Write the Sequential or functional `model` to `path` as ONNX; returns the path.
 
-    input_shape   the per-sample input shape, NCHW for images: (1, 28, 28), (100,). It may be
-                  left out for a built model (its input shape is used); for a built model
-                  with a different shape it is an error, as the weights fix the shapes.
+    input_shape   the per-sample input shape, NCHW for images: (1, 28, 28), (100,); a list
+                  of them for a model of several inputs. It may be left out for a built
+                  model (its input shape is used; a functional model is always built); for a
+                  built model with a different shape it is an error, as the weights fix the
+                  shapes. An unbuilt Sequential model is built for it.
     """
     onnx = _import_onnx()
     _build_for(model, input_shape)
     graph = _GraphBuilder(onnx, model.dtype)
-    x = "input"
-    for layer in walk.leaves(model, WHO):
-        x = _emit(layer, x, graph)
-    graph.node("Identity", [x], "output")    # the graph's output gets its fixed name
+    input_keys, steps, output_keys = walk.flat_calls(model, WHO)
+    input_names, output_names = _io_names(model, len(input_keys), len(output_keys))
+    graph.reserve(input_names + output_names)
+    names = dict(zip(input_keys, input_names))                # tensor key -> its name in the graph
+    for step in steps:
+        graph.owner = step.layer
+        if len(step.outputs) != 1:
+            raise walk.UnsupportedLayer(f"{WHO}: {walk.describe(step.layer)} has {len(step.outputs)} "
+                                        "outputs; only layers of one output are exported")
+        x = [names[k] for k in step.inputs] if step.several_in else names[step.inputs[0]]
+        names[step.outputs[0]] = _emit(step.layer, x, graph)
+    for key, name in zip(output_keys, output_names):         # the graph's outputs get their names
+        graph.output(names[key], name)
     elem = onnx.helper.np_dtype_to_tensor_dtype(graph.dtype)
-    ids = isinstance(walk.leaves(model, WHO)[0], Embedding)          # a model of token ids: int64 in
-    inputs = [onnx.helper.make_tensor_value_info("input", onnx.TensorProto.INT64 if ids else elem,
-                                                 ["batch", *model.input_shape])]
-    outputs = [onnx.helper.make_tensor_value_info("output", elem, ["batch", *model.output_shape])]
+    token_ids = {k for step in steps if step.layer.accepts_integer_input for k in step.inputs}
+    if walk.is_functional(model):
+        token_ids |= {k for k, t in zip(input_keys, model.inputs) if t.dtype.kind in "iub"}
+    shapes_in = model.input_shape if isinstance(model.input_shape, list) else [model.input_shape]
+    shapes_out = model.output_shape if isinstance(model.output_shape, list) else [model.output_shape]
+    inputs = [onnx.helper.make_tensor_value_info(name, onnx.TensorProto.INT64 if key in token_ids else elem,
+                                                 ["batch", *shape])
+              for key, name, shape in zip(input_keys, input_names, shapes_in)]
+    outputs = [onnx.helper.make_tensor_value_info(name, elem, ["batch", *shape])
+               for name, shape in zip(output_names, shapes_out)]
     proto = onnx.helper.make_model(
         onnx.helper.make_graph(graph.nodes, model.name, inputs, outputs, graph.initializers),
         opset_imports=[onnx.helper.make_opsetid("", opset)], producer_name="minigrad")
@@ -113,16 +159,51 @@ def export_onnx(model, path, input_shape=None, opset=OPSET):
     return atomic_write(path, lambda f: f.write(proto.SerializeToString()))
 
 
+def _io_names(model, n_in, n_out):
+    """"input" / "output" for one; the model's own input and output names for several."""
+    def unique(names):
+        out = []
+        for name in names:
+            base, n = str(name), 1
+            while name in out:
+                name, n = f"{base}_{n}", n + 1
+            out.append(name)
+        return out
+    functional = walk.is_functional(model)
+    inputs = ["input"] if n_in == 1 else unique(model._input_keys if functional else [])
+    outputs = ["output"] if n_out == 1 else unique(model.output_names)
+    if set(inputs) & set(outputs):                            # an input and an output of one name
+        outputs = [f"{name}_output" for name in outputs]
+    return inputs, outputs
+
+
 def _build_for(model, input_shape):
     if input_shape is None:
         walk.require_built(model, WHO)
         return
-    input_shape = tuple(int(n) for n in input_shape)
-    if model.built and tuple(model.input_shape) != input_shape:
+    several = isinstance(input_shape, list) and len(input_shape) > 0 and \
+        all(isinstance(s, (list, tuple)) for s in input_shape)
+    given = [tuple(int(n) for n in s) for s in input_shape] if several else tuple(int(n) for n in input_shape)
+    if walk.is_functional(model):
+        own = model.input_shape
+
+        def fits(a, b):
+            return len(a) == len(b) and all(m is None or m == n for m, n in zip(a, b))
+        ok = isinstance(own, list) == several and (
+            all(fits(a, b) for a, b in zip(own, given)) and len(own) == len(given) if several else fits(own, given))
+        if not ok:
+            raise ValueError(f"{WHO}: functional model '{model.name}' takes per-sample input(s) {own}, "
+                             f"not input_shape={input_shape}; leave input_shape out (the model's own "
+                             "shapes are used)")
+        return
+    if several:
+        raise ValueError(f"{WHO}: Sequential model '{model.name}' has one input; give one shape, "
+                         f"not {input_shape}")
+    if model.built and tuple(model.input_shape) != given:
         raise ValueError(f"{WHO}: model '{model.name}' is built for per-sample input "
-                         f"{tuple(model.input_shape)}, not input_shape={input_shape}; export it "
+                         f"{tuple(model.input_shape)}, not input_shape={given}; export it "
                          "with its own input shape (or leave input_shape out)")
-    model.build_for(input_shape)
+    model.build_for(given)
 
 
 def _activation(layer, x, graph):
@@ -144,9 +225,32 @@ def _onnx_pads(pads):
     return [int(top), int(left), int(bottom), int(right)]
 
 
-def _emit(layer, x, graph):
-    """Append the nodes computing `layer` on tensor `x`; returns the name of the result."""
+_MERGES = {Add: "Sum", Multiply: "Mul", Average: "Mean", Maximum: "Max", Minimum: "Min"}
+
+
+def _emit_merge(layer, xs, graph):
+    """The merge layers: ONNX's variadic Sum/Mean/Max/Min broadcast as minigrad's merges do;
+    Mul and Sub take two inputs, so a product of several is a chain."""
     name = layer.name
+    if isinstance(layer, Concatenate):
+        return graph.node("Concat", xs, name, axis=layer._per_sample_axis(len(layer.input_shape[0])) + 1)
+    if isinstance(layer, Subtract):
+        return graph.node("Sub", xs, name)
+    op = _MERGES[type(layer)]
+    if op != "Mul":
+        return graph.node(op, xs, name)
+    out = xs[0]
+    for i, x in enumerate(xs[1:]):
+        out = graph.node("Mul", [out, x], name if i == len(xs) - 2 else f"{name}_{i}")
+    return out
+
+
+def _emit(layer, x, graph):
+    """Append the nodes computing `layer` on tensor `x` (a list of names for a merge); returns
+    the name of the result."""
+    name = layer.name
+    if isinstance(layer, (Concatenate, Subtract, *_MERGES)):
+        return _emit_merge(layer, x, graph)
     if isinstance(layer, Dense):
         y = graph.node("MatMul", [x, graph.weight(f"{name}.kernel", layer.kernel.numpy())], f"{name}_matmul")
         if layer.use_bias:
@@ -280,5 +384,6 @@ def _emit_sequence_layer(layer, x, graph):
         f"{WHO}: {walk.describe(layer)} has no ONNX rule here; supported: Dense, Conv2D, "
         "Conv2DTranspose, BatchNormalization, MaxPooling2D, UpSampling2D, ZeroPadding2D, "
         "Activation, LeakyReLU, Dropout, Flatten, Reshape, Embedding, Conv1D, MaxPooling1D, "
-        "AveragePooling1D, the global poolings, SimpleRNN, LSTM, GRU, Bidirectional and nested "
-        "Sequential models")
+        "AveragePooling1D, the global poolings, SimpleRNN, LSTM, GRU, Bidirectional, the merge layers "
+        "(Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate) and nested Sequential and "
+        "functional models")

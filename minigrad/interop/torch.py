@@ -1,9 +1,19 @@
 """PyTorch out and back in: to_torch(model) and from_torch_state_dict(model, state_dict).
 
     from minigrad.interop import to_torch, from_torch_state_dict
-    net = to_torch(model)                  # a torch.nn.Sequential with the weights copied
+    net = to_torch(model)                  # a torch.nn.Module with the weights copied
     ...train net with PyTorch...
     from_torch_state_dict(model, net.state_dict())     # and back into the minigrad model
+
+A Sequential model becomes a torch.nn.Sequential (nested Sequential models nested, names
+kept). A functional model, Model(inputs, outputs), becomes a GraphModule: its layers as
+submodules, and a forward that replays the model's layer calls in topological order on the
+values they name. So a merge reads several values, a shared layer is one module called
+twice (one set of weights, as in minigrad), a nested model is a submodule, and the module
+takes and returns what the model does: net(x) or net(a, b) (also net([a, b]) or net({"a":
+a, ...}) by input name); a tensor, a list or a dict by output name. A Lambda layer, or an op
+applied to symbolic tensors outside any layer, holds Python code that is not translated: it
+raises naming it (write it with layers).
 
 Both layouts are NCHW, so most weights copy as they are. The differences, layer by layer:
     Dense               torch.nn.Linear keeps weight (out, in): the transpose of the kernel
@@ -14,6 +24,10 @@ Both layouts are NCHW, so most weights copy as they are. The differences, layer 
     BatchNormalization  BatchNorm1d/2d with torch's momentum = 1 - Keras' momentum, eps = epsilon
     MaxPooling2D "same" a ConstantPad2d of -inf before MaxPool2d
     activation=...      a separate activation module after the layer (named <layer>_<activation>)
+    Embedding, Conv1D (between two transposes: torch's is channels-first), MaxPooling1D,
+    AveragePooling1D (valid), the global poolings, SimpleRNN/LSTM/GRU (gates reordered),
+    Bidirectional; UpSampling2D, ZeroPadding2D, Flatten, Reshape, Dropout, LeakyReLU, Activation
+    Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate: small modules of their op
 The paddings are those of the input size the model was built for; a model built for
 (1, 28, 28) gives a module that is exact for 28x28 images.
 
@@ -29,10 +43,11 @@ from collections import OrderedDict
 
 import numpy as np
 
-from ..nn import (Activation, AveragePooling1D, BatchNormalization, Bidirectional, Conv1D, Conv2D,
-                  Conv2DTranspose, Dense, Dropout, Embedding, Flatten, GlobalAveragePooling1D,
-                  GlobalAveragePooling2D, GlobalMaxPooling1D, GlobalMaxPooling2D, LeakyReLU, MaxPooling1D,
-                  MaxPooling2D, Reshape, Sequential, UpSampling2D, ZeroPadding2D, recurrent)
+from ..nn import (Activation, Add, AveragePooling1D, Average, BatchNormalization, Bidirectional,
+                  Concatenate, Conv1D, Conv2D, Conv2DTranspose, Dense, Dropout, Embedding, Flatten,
+                  GlobalAveragePooling1D, GlobalAveragePooling2D, GlobalMaxPooling1D, GlobalMaxPooling2D,
+                  LeakyReLU, Maximum, MaxPooling1D, MaxPooling2D, Minimum, Multiply, Reshape, Sequential,
+                  Subtract, UpSampling2D, ZeroPadding2D, recurrent)
 from ..nn.conv1d import time_padding
 from ..nn.saving import assign
 from . import walk
@@ -52,40 +67,84 @@ def _import_torch():
 # ---------------------------------------------------------------------- minigrad -> torch
 
 def to_torch(model):
-    """A torch.nn.Sequential computing what the built Sequential `model` computes, weights copied.
+    """A torch.nn.Module computing what the built Sequential or functional `model` computes.
 
-    Nested Sequential models become nested torch.nn.Sequential modules with the same names;
-    the weights keep the model's dtype. The module starts in the mode the model is in
-    (training or eval). Raises, naming the layer, for a layer with no PyTorch counterpart.
+    Sequential -> torch.nn.Sequential, functional -> GraphModule (see the module docstring);
+    the weights are copied and keep the model's dtype. The module starts in the mode the
+    model is in (training or eval). Raises, naming the layer, for a layer with no PyTorch
+    counterpart.
     """
     torch = _import_torch()
     walk.require_built(model, WHO_OUT)
     dtype = getattr(torch, np.dtype(model.dtype).name)     # made in that dtype, then filled
-    return _convert_sequential(model, torch, dtype).train(model.training)
+    return _convert_model(model, torch, dtype, {}).train(model.training)
 
 
-def _convert_sequential(model, torch, dtype):
+def _convert_model(model, torch, dtype, converted):
+    """`converted` maps id(layer) -> the model it was converted in: one layer, one module."""
+    if isinstance(model, Sequential):
+        return _convert_sequential(model, torch, dtype, converted)
+    return _convert_functional(model, torch, dtype, converted)
+
+
+def _convert_once(layer, model, torch, dtype, converted):
+    """[(suffix, module)] of a layer (a nested model: one module), refusing a second conversion
+    of the same layer: its weights would no longer be shared."""
+    if id(layer) in converted:
+        raise walk.UnsupportedLayer(
+            f"{WHO_OUT}: {walk.describe(layer)} is used in model '{model.name}' and again in model "
+            f"'{converted[id(layer)]}' (or twice in a Sequential); PyTorch would get two copies that "
+            "train apart. Share layers within one functional model only")
+    converted[id(layer)] = model.name
+    if walk.is_model(layer):
+        return [("", _convert_model(layer, torch, dtype, converted))]
+    return _convert_layer(layer, torch, dtype)
+
+
+def _convert_sequential(model, torch, dtype, converted):
     modules = OrderedDict()
-    for key, layer in _keyed_layers(model):
-        if isinstance(layer, Sequential):
-            modules[key] = _convert_sequential(layer, torch, dtype)
-        else:
-            for suffix, module in _convert_layer(layer, torch, dtype):
-                modules[key + suffix] = module
+    used = set()
+    for layer in walk.sequence(model, WHO_OUT):
+        key = _module_key(layer.name, used)
+        for suffix, module in _convert_once(layer, model, torch, dtype, converted):
+            modules[key + suffix] = module
     return torch.nn.Sequential(modules)
 
 
-def _keyed_layers(model):
-    """(module key, layer): the layer's name made a valid, unique torch attribute name."""
-    used, out = set(), []
-    for layer in walk.sequence(model, WHO_OUT):
-        key = layer.name.replace(".", "_").replace("/", "_")
-        base, n = key, 1
-        while key in used:
-            key, n = f"{base}_{n}", n + 1
-        used.add(key)
-        out.append((key, layer))
-    return out
+def _module_key(name, used, reserved=()):
+    """The layer's name made a valid, unique torch attribute name (name_1, ... if taken)."""
+    key = name.replace(".", "_").replace("/", "_") or "layer"
+    base, n = key, 1
+    while key in used or key in reserved:
+        key, n = f"{base}_{n}", n + 1
+    used.add(key)
+    return key
+
+
+def _convert_functional(model, torch, dtype, converted):
+    """A GraphModule: each layer converted once, then the calls in order, on named values."""
+    GraphModule = _helpers(torch)["GraphModule"]
+    inputs, steps, outputs = walk.calls(model, WHO_OUT)
+    used, names = set(), {}
+    reserved = set(dir(GraphModule))
+    for key, t in zip(inputs, model.inputs):
+        names[key] = _module_key(t.node.name, used, reserved)
+    modules, keys_of, calls_made, plan = OrderedDict(), {}, {}, []
+    for step in steps:
+        layer = step.layer
+        if id(layer) not in keys_of:
+            key = _module_key(layer.name, used, reserved)
+            parts = _convert_once(layer, model, torch, dtype, converted)
+            keys_of[id(layer)] = [key + suffix for suffix, _ in parts]
+            modules.update((key + suffix, module) for suffix, module in parts)
+        n = calls_made[id(layer)] = calls_made.get(id(layer), -1) + 1
+        call = keys_of[id(layer)][0] + (f"_call{n}" if n else "")
+        for i, key in enumerate(step.outputs):                   # "dense", "dense_call1", "model[1]"
+            names[key] = call + (f"[{i}]" if len(step.outputs) > 1 else "")
+        plan.append((keys_of[id(layer)], [names[k] for k in step.inputs], step.several_in,
+                     [names[k] for k in step.outputs]))
+    return GraphModule(modules, [names[k] for k in inputs], model._input_keys, plan,
+                       [names[k] for k in outputs], model._output_keys, model._output_kind)
 
 
 def _activation(layer, shape, torch):
@@ -181,7 +240,15 @@ def _convert_layer(layer, torch, dtype):
         return [("", nn.Upsample(scale_factor=tuple(float(s) for s in layer.size), mode="nearest"))]
     if isinstance(layer, ZeroPadding2D):
         return [("", _pad_module(layer.padding, torch))]
+    if isinstance(layer, tuple(_MERGES)):
+        return [("", _helpers(torch)["Merge"](_MERGES[type(layer)]))]
+    if isinstance(layer, Concatenate):
+        return [("", _helpers(torch)["Concat"](layer._per_sample_axis(len(shape_in[0])) + 1))]
     return _convert_sequence_layer(layer, torch, dtype)
+
+
+_MERGES = {Add: "add", Subtract: "subtract", Multiply: "multiply", Average: "average", Maximum: "maximum",
+           Minimum: "minimum"}
 
 
 # ---------------------------------------------------------------------- sequences (batch, time, ...)
@@ -235,7 +302,74 @@ def _helpers(torch):
             return {"sum": forward_part + backward_part, "ave": (forward_part + backward_part) / 2,
                     "mul": forward_part * backward_part}[self.merge_mode]
 
-    _HELPERS.update(Transpose=Transpose, Reduce=Reduce, Recurrent=Recurrent)
+    class Merge(torch.nn.Module):
+        """The merge layers: one op folded over the inputs (broadcasting size-1 axes, as minigrad)."""
+        def __init__(self, how):
+            super().__init__()
+            self.how = how
+
+        def forward(self, xs):
+            if self.how == "subtract":
+                return xs[0] - xs[1]
+            fold = {"add": torch.add, "average": torch.add, "multiply": torch.mul,
+                    "maximum": torch.maximum, "minimum": torch.minimum}[self.how]
+            out = xs[0]
+            for x in xs[1:]:
+                out = fold(out, x)
+            return out / len(xs) if self.how == "average" else out
+
+        def extra_repr(self):
+            return self.how
+
+    class Concat(torch.nn.Module):
+        """Concatenate: torch.cat along `dim` (batch axis counted)."""
+        def __init__(self, dim):
+            super().__init__()
+            self.dim = dim
+
+        def forward(self, xs):
+            return torch.cat(list(xs), dim=self.dim)
+
+        def extra_repr(self):
+            return f"dim={self.dim}"
+
+    class GraphModule(torch.nn.Module):
+        """A functional model: its layers as submodules, and its layer calls replayed in order.
+
+        plan: one (module keys, input names, takes a list?, output names) per layer call; the
+        module keys are the layer's parts (a Conv2D's padding, the conv, its activation), run
+        one after the other. forward(*inputs) keeps every value by name, as the minigrad
+        model's graph does, and returns the outputs in the model's structure.
+        """
+        def __init__(self, modules, input_names, input_keys, plan, output_names, output_keys, output_kind):
+            super().__init__()
+            for key, module in modules.items():
+                self.add_module(key, module)
+            self.input_names, self.input_keys, self.plan = input_names, list(input_keys), plan
+            self.output_names, self.output_keys, self.output_kind = output_names, output_keys, output_kind
+
+        def forward(self, *inputs):
+            if len(inputs) == 1 and len(self.input_names) > 1:        # net([a, b]) or net({"a": a, ...})
+                given = inputs[0]
+                inputs = [given[k] for k in self.input_keys] if isinstance(given, dict) else list(given)
+            if len(inputs) != len(self.input_names):
+                raise TypeError(f"this module takes {len(self.input_names)} input(s) {self.input_keys}, "
+                                f"got {len(inputs)}")
+            values = dict(zip(self.input_names, inputs))
+            for module_keys, input_names, takes_list, output_names in self.plan:
+                x = [values[n] for n in input_names] if takes_list else values[input_names[0]]
+                for key in module_keys:
+                    x = self._modules[key](x)
+                if len(output_names) == 1:
+                    x = [x]
+                values.update(zip(output_names, x.values() if isinstance(x, dict) else x))
+            outputs = [values[n] for n in self.output_names]
+            if self.output_kind == "dict":
+                return dict(zip(self.output_keys, outputs))
+            return outputs if self.output_kind == "list" else outputs[0]
+
+    _HELPERS.update(Transpose=Transpose, Reduce=Reduce, Recurrent=Recurrent, Merge=Merge, Concat=Concat,
+                    GraphModule=GraphModule)
     return _HELPERS
 
 
@@ -297,8 +431,9 @@ def _convert_sequence_layer(layer, torch, dtype):
         f"{WHO_OUT}: {walk.describe(layer)} has no PyTorch counterpart here; supported: Dense, "
         "Conv2D, Conv2DTranspose, BatchNormalization, MaxPooling2D, UpSampling2D, ZeroPadding2D, "
         "Activation, LeakyReLU, Dropout, Flatten, Reshape, Embedding, Conv1D, MaxPooling1D, "
-        "AveragePooling1D (valid), the global poolings, SimpleRNN, LSTM, GRU, Bidirectional and "
-        "nested Sequential models")
+        "AveragePooling1D (valid), the global poolings, SimpleRNN, LSTM, GRU, Bidirectional, the merge "
+        "layers (Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate) and nested "
+        "Sequential and functional models")
 
 
 # ---------------------------------------------------------------------- torch -> minigrad
@@ -352,17 +487,6 @@ def _recurrent_from_torch(layer):
     return out
 
 
-def _weighted_layers(model):
-    """Every layer with weights, in the order to_torch makes their modules."""
-    out = []
-    for layer in walk.sequence(model, WHO_IN):
-        if isinstance(layer, Sequential):
-            out.extend(_weighted_layers(layer))
-        elif _from_torch(layer):
-            out.append(layer)
-    return out
-
-
 def _modules_of(state):
     """{module prefix: {entry: array}} of a state_dict, in its order ('dense.weight' -> 'dense')."""
     modules: dict = {}
@@ -376,8 +500,9 @@ def _modules_of(state):
 def from_torch_state_dict(model, state_dict) -> None:
     """Load a state_dict of the module to_torch made back into `model`, in place.
 
-    The state_dict's modules are matched with the model's layers in order (as Keras' legacy
-    files are), so a state_dict from to_torch of one model loads into a fresh copy of the
+    The state_dict's modules are matched with the model's layers with weights in the order
+    to_torch makes them (a functional model's in the order its graph first calls them, a
+    shared layer once), as Keras' legacy files are matched, so a state_dict from to_torch of one model loads into a fresh copy of the
     same architecture whatever its layer names. Every weight is checked before any is
     copied: a missing or extra entry, or a shape that differs, raises naming the layer.
     """
@@ -385,7 +510,7 @@ def from_torch_state_dict(model, state_dict) -> None:
     state = {k: v.detach().cpu().numpy() if hasattr(v, "detach") else np.asarray(v)
              for k, v in state_dict.items()}
     modules = list(_modules_of(state).items())
-    layers = _weighted_layers(model)
+    layers = [layer for layer in walk.weighted_layers(model, WHO_IN) if _from_torch(layer)]
     if len(modules) != len(layers):
         raise ValueError(f"{WHO_IN}: the state_dict has weights for {len(modules)} modules "
                          f"({[m for m, _ in modules][:6]}...) but model '{model.name}' has "

@@ -1,55 +1,178 @@
-"""What the converters share: the layers of a model in order, and the numbers they need.
+"""What the converters share: the layer calls of a model in order, and the numbers they need.
 
 A converter (to PyTorch, to ONNX, from Keras files) reads a built minigrad model as a list of
-layer calls. For a Sequential model that is its layers in order, with nested Sequential
-models either kept (PyTorch mirrors the nesting) or expanded (ONNX, Keras' legacy files).
-Each layer knows, once built, its per-sample input and output shapes; from those and its
-arguments come the explicit paddings that "same" means for that input size.
+layer calls in topological order, each naming the tensors it reads and writes:
+
+    Sequential    its layers in order, each reading the tensor the previous one wrote
+    functional    Model(inputs, outputs): the recorded calls of its graph (nn/graph.py), so a
+                  merge reads several tensors, a shared layer appears once per call, and a
+                  nested model is one call (PyTorch mirrors it as a submodule) or, expanded,
+                  the calls inside it (ONNX, Keras' weight permutations)
+
+Python code has no counterpart in another framework: a Lambda layer, or an op applied to
+symbolic tensors outside any layer (x * 2 on an Input), raises naming it. Each layer knows,
+once built, its per-sample input and output shapes; from those and its arguments come the
+explicit paddings that "same" means for that input size, so a layer called on inputs of
+another shape than it was built for is refused too.
 """
 from __future__ import annotations
 
-from ..nn import Sequential, activations
+from dataclasses import dataclass
+
+from ..nn import Lambda, Model, Sequential, activations
 from ..nn.conv_layers import Conv2D, Conv2DTranspose, MaxPooling2D, same_padding
+from ..nn.graph import Node
 
 
 class UnsupportedLayer(ValueError):
     """A layer that a converter has no rule for (the message names it and what is supported)."""
 
 
+def is_functional(model) -> bool:
+    """True for a model built as Model(inputs, outputs) (not Sequential, not subclassed)."""
+    return isinstance(model, Model) and not isinstance(model, Sequential) and model._graph is not None
+
+
+def is_model(layer) -> bool:
+    """A model the converters can look inside: Sequential or functional."""
+    return isinstance(layer, Sequential) or is_functional(layer)
+
+
 def require_built(model, who: str) -> None:
-    """A clear error unless `model` is a built Sequential model."""
-    sequence(model, who)
+    """A clear error unless `model` is a built Sequential or functional model."""
+    if not is_model(model):
+        raise UnsupportedLayer(
+            f"{who}: '{model.name}' is a {type(model).__name__}, not a Sequential model nor a functional "
+            "Model(inputs, outputs). Convert its Sequential or functional parts instead (for a VAE: "
+            "vae.decoder, vae.encoder), or write the model in one of those two forms")
     if not getattr(model, "built", False):
         raise RuntimeError(f"{who}: model '{model.name}' is not built yet; give its first layer "
                            "input_shape=... (or call it once on a batch) so that every layer "
                            "knows its shapes")
 
 
-def sequence(model, who: str) -> list:
-    """The layers of a Sequential model, in order (nested Sequential models kept as they are)."""
-    if not isinstance(model, Sequential):
+@dataclass
+class Call:
+    """One layer call: layer(inputs) -> outputs, the tensors named by keys.
+
+    several_in is True when the layer takes a list (merges, a model of several inputs)."""
+    layer: object
+    inputs: list
+    several_in: bool
+    outputs: list
+
+
+def calls(model, who: str, strict=True):
+    """(input keys, [Call], output keys) of a built Sequential or functional model, in order.
+
+    Keys are hashable names of the tensors between the layers; nested models stay one call.
+    strict=False (for reading weights, where Python code does no harm) lets Lambda layers,
+    ops on symbolic tensors (their node stands in for the layer) and any call through.
+    """
+    require_built(model, who)
+    if isinstance(model, Sequential):
+        layers = sequence(model, who)
+        steps = [Call(layer, [i], False, [i + 1]) for i, layer in enumerate(layers)]
+        return [0], steps, [len(layers)]
+    graph = model._graph
+    steps = [_functional_call(model, node, who) if strict else
+             Call(getattr(node, "layer", node), [id(t) for t in node.parents()],
+                  isinstance(getattr(node, "inputs", None), (list, tuple)), [id(t) for t in node.outputs])
+             for node in graph.nodes]
+    return [id(t) for t in graph.inputs], steps, [id(t) for t in graph.outputs]
+
+
+def _functional_call(model, node, who) -> Call:
+    if not isinstance(node, Node):
         raise UnsupportedLayer(
-            f"{who}: '{model.name}' is a {type(model).__name__}, not a Sequential model. Convert "
-            "its Sequential parts instead (for a VAE: vae.decoder, vae.encoder), or write the "
-            "model as a Sequential")
+            f"{who}: model '{model.name}' applies the op '{node.name}' to symbolic tensors outside any "
+            "layer, which is Python code with no counterpart here; write it with layers instead "
+            "(Add, Subtract, Multiply, Activation, Reshape, ...)")
+    layer = node.layer
+    if isinstance(layer, Lambda):
+        raise UnsupportedLayer(
+            f"{who}: {describe(layer)} in model '{model.name}' runs a Python function, which cannot be "
+            "translated; replace it with layers (merges, Activation, Reshape, ...), or convert the "
+            "parts of the model before and after it")
+    if node.args or node.kwargs or node.training is not None:
+        given = [repr(a) for a in node.args] + [f"{k}=..." for k in node.kwargs] + \
+            ([f"training={node.training}"] if node.training is not None else [])
+        raise UnsupportedLayer(f"{who}: {describe(layer)} is called with {', '.join(given)} in model "
+                               f"'{model.name}'; only plain calls layer(inputs) are converted")
+    several = isinstance(node.inputs, (list, tuple))
+    if isinstance(node.inputs, dict) or (several and any(not hasattr(t, "node") for t in node.inputs)):
+        raise UnsupportedLayer(f"{who}: {describe(layer)} is called on a nested structure in model "
+                               f"'{model.name}'; only a tensor or a flat list of tensors is converted")
+    shapes = [tuple(t.shape[1:]) for t in node.input_tensors]
+    built_for = layer.input_shape if isinstance(layer.input_shape, list) else [layer.input_shape]
+    if [tuple(s) for s in built_for] != shapes:
+        raise UnsupportedLayer(f"{who}: {describe(layer)} is called in model '{model.name}' on inputs of "
+                               f"shape {', '.join(_fmt(s) for s in shapes)}, not the shape it was built "
+                               "for; the converters write each layer for one input shape (use two layers)")
+    _check_format(layer, who)
+    return Call(layer, [id(t) for t in node.input_tensors], several, [id(t) for t in node.outputs])
+
+
+def flat_calls(model, who: str, strict=True, input_keys=None, scope=()):
+    """(input keys, [Call], output keys) with every nested model expanded into its own calls.
+
+    A nested model's tensors get keys in their own scope (a model called twice is expanded
+    twice); its inputs are the tensors it is called on, its outputs those of the call.
+    """
+    own_in, steps, own_out = calls(model, who, strict)
+    keys = dict(zip(own_in, input_keys)) if input_keys is not None else {}
+
+    def key(k):
+        return keys.get(k, scope + (k,))
+
+    out = []
+    for i, step in enumerate(steps):
+        ins = [key(k) for k in step.inputs]
+        if is_model(step.layer):
+            _, inner, inner_out = flat_calls(step.layer, who, strict, ins, scope + (i,))
+            out += inner
+            keys.update(zip(step.outputs, inner_out))
+        else:
+            out.append(Call(step.layer, ins, step.several_in, [key(k) for k in step.outputs]))
+    return [key(k) for k in own_in], out, [key(k) for k in own_out]
+
+
+def sequence(model, who: str) -> list:
+    """The layers of a Sequential model, in order (nested models kept as they are)."""
+    if not isinstance(model, Sequential):
+        require_built(model, who)
+        raise UnsupportedLayer(f"{who}: '{model.name}' is not a Sequential model")
     for layer in model.layers:
-        data_format = getattr(layer, "data_format", None)
-        if data_format not in (None, "channels_first"):
-            raise UnsupportedLayer(f"{who}: {describe(layer)} is {data_format}; the converters read "
-                                   "minigrad's NCHW (channels_first) layers only")
+        _check_format(layer, who)
     return model.layers
 
 
-def leaves(model, who: str) -> list:
-    """The layers of a Sequential model with nested Sequential models expanded, in call order."""
-    out = []
-    for layer in sequence(model, who):
-        out.extend(leaves(layer, who) if isinstance(layer, Sequential) else [layer])
+def _check_format(layer, who):
+    data_format = getattr(layer, "data_format", None)
+    if data_format not in (None, "channels_first"):
+        raise UnsupportedLayer(f"{who}: {describe(layer)} is {data_format}; the converters read "
+                               "minigrad's NCHW (channels_first) layers only")
+
+
+def weighted_layers(model, who: str) -> list:
+    """Every layer with weights once, nested models expanded, in the order minigrad runs them
+    (PyTorch's modules are made in this order, so a state_dict lists its weights in it)."""
+    from ..nn.saving import weight_records
+    out, seen = [], set()
+    for step in calls(model, who)[1]:
+        layer = step.layer
+        found = weighted_layers(layer, who) if is_model(layer) else [layer] if weight_records(layer) else []
+        for one in found:
+            if id(one) not in seen:
+                seen.add(id(one))
+                out.append(one)
     return out
 
 
 def describe(layer) -> str:
-    return f"layer '{layer.name}' ({type(layer).__name__}, input {_fmt(layer.input_shape)})"
+    shape = layer.input_shape
+    shown = ", ".join(_fmt(s) for s in shape) if isinstance(shape, list) else _fmt(shape)
+    return f"layer '{layer.name}' ({type(layer).__name__}, input {shown})"
 
 
 def _fmt(shape) -> str:
