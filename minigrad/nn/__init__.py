@@ -20,6 +20,8 @@ Files, in reading order:
     sequential.py    Sequential: a stack of layers with add/pop
     training.py      fit, evaluate, predict, train_on_batch: the loop, losses per output, checks
     data_adapter.py  arrays, lists/dicts of arrays, generators of batches
+    preprocessing.py RandomTranslation, RandomRotation, RandomZoom, RandomFlip, Rescaling (augmentation)
+    separable.py     DepthwiseConv2D, SeparableConv2D (grouped convolution)
     metrics.py, progress.py, saving.py   metrics, the progress bar, the .npz weights file
 Callbacks live in minigrad/callbacks.py (also nn.callbacks), regularizers in minigrad/regularizers.py.
 """
@@ -52,3 +54,10 @@ __all__ = [
     "set_image_data_format", "image_data_format", "callbacks", "regularizers", "metrics",
 ]
 __all__ += ["Embedding", "SimpleRNN", "LSTM", "GRU", "Bidirectional", "Conv1D", "MaxPooling1D", "AveragePooling1D", "GlobalMaxPooling1D", "GlobalAveragePooling1D", "GlobalMaxPooling2D", "GlobalAveragePooling2D"]
+
+# -- image augmentation and separable convolution (preprocessing.py, separable.py) --
+from .preprocessing import RandomFlip, RandomRotation, RandomTranslation, RandomZoom, Rescaling
+from .separable import DepthwiseConv2D, SeparableConv2D
+
+__all__ += ["RandomTranslation", "RandomRotation", "RandomZoom", "RandomFlip", "Rescaling",
+            "DepthwiseConv2D", "SeparableConv2D"]
