@@ -406,6 +406,8 @@ def main(argv=None):
                                           (("minigrad/numpy", "numpy"), ("minigrad/torch", "torch"))}},
                "ratios": {k: ratio(values, "minigrad", b) for k, b in
                           (("minigrad/numpy", "numpy"), ("minigrad/torch", "torch"))}}
+        if "functional" in values:                  # the same model as a functional graph (vae)
+            res["ratios"]["functional/minigrad"] = ratio(values, "functional", "minigrad")
         res["verdict"] = verdict(name, res)
         results[name] = res
         s = res["summary"]
@@ -433,6 +435,11 @@ def main(argv=None):
         print()
         print(other_table(results))
         print()
+        for name, res in results.items():
+            if res["ratios"].get("functional/minigrad"):
+                print(f"{name}: the functional Model / the same layers called directly: "
+                      f"{fmt_ratio(res['ratios']['functional/minigrad'])} (goal <= 1.05)")
+                print()
     for name, res in results.items():
         if any(variant(i) for i in res["summary"]):
             print(malloc_table(name, res))

@@ -79,7 +79,7 @@ def _registry():
     from .small import CHAIN
     items = [
         Workload("vae", "MLP VAE train step (784-512-2, batch 100, Adam)",
-                 ("minigrad", "numpy", "torch", "minigrad+malloc", "numpy+malloc", "torch+malloc",
+                 ("minigrad", "functional", "numpy", "torch", "minigrad+malloc", "numpy+malloc", "torch+malloc",
                   "minigrad+nommap", "numpy+nommap", "torch+nommap"),
                  _vae, goal="minigrad <= 1.05 x numpy", round_s=0.3,
                  min_calls=10),
