@@ -315,6 +315,19 @@ def test_metrics_against_numpy_formulas(seed, n):
     assert auc.result() == pytest.approx(float(np.sum((fpr[:-1] - fpr[1:]) * (tpr[:-1] + tpr[1:]) / 2)), abs=1e-9)
 
 
+def test_regression_metrics_refuse_mismatched_shapes():
+    """(N,) against (N, 1) is one value per sample either way; (N,) labels against (N, 10)
+    probabilities is a mistake that Keras turns into a meaningless number: here an error."""
+    t = np.arange(5.0)
+    np.testing.assert_allclose(metrics.mae(t, t[:, None] + 1), np.ones(5))
+    np.testing.assert_allclose(metrics.mse(t[:, None], t - 2), np.full(5, 4.0))
+    probs = np.full((5, 10), 0.1)
+    with pytest.raises(ValueError, match=r"metric 'mean_absolute_error'.*\(5,\).*\(5, 10\).*accuracy"):
+        metrics.mae(t, probs)
+    with pytest.raises(ValueError, match="metric 'mean_squared_error'"):
+        metrics.mse(t, probs)
+
+
 def test_unknown_metric_is_named():
     with pytest.raises(ValueError, match="unknown metric 'f7'"):
         metrics.get("f7")

@@ -71,17 +71,29 @@ def sparse_top_k_categorical_accuracy(y_true, y_pred, k=5):
     return top_k_categorical_accuracy(y_true, y_pred, k)
 
 
+def _same_shape(t, p, name):
+    """Targets as the predictions' shape: (N,) against (N, 1) is fine; anything else is an error.
+
+    Keras broadcasts (N,) targets against (N, 10) predictions and reports a number that means
+    nothing (integer labels against class probabilities); here that is an error."""
+    if t.size == p.size:
+        return t.reshape(p.shape)
+    raise ValueError(f"metric '{name}': targets of shape {t.shape} do not match predictions of shape "
+                     f"{p.shape}; it compares value by value (regression). For integer class labels "
+                     "against class probabilities use metrics=['accuracy'] (or one-hot targets)")
+
+
 def mean_absolute_error(y_true, y_pred):
     """Per sample: mean |y_pred - y_true| over its outputs."""
     t, p = _arrays(y_true, y_pred)
-    t = t.reshape(p.shape) if t.size == p.size else t
+    t = _same_shape(t, p, "mean_absolute_error")
     return np.abs(p - t).reshape(len(p), -1).mean(axis=1)
 
 
 def mean_squared_error(y_true, y_pred):
     """Per sample: mean (y_pred - y_true)^2 over its outputs."""
     t, p = _arrays(y_true, y_pred)
-    t = t.reshape(p.shape) if t.size == p.size else t
+    t = _same_shape(t, p, "mean_squared_error")
     return ((p - t) ** 2).reshape(len(p), -1).mean(axis=1)
 
 
