@@ -1,6 +1,8 @@
 """to_torch / from_torch_state_dict: the PyTorch module computes what the minigrad model does
-(float64 to 1e-12 over random conv geometries; float32 to float32 precision), training can
-continue in PyTorch and come back, and bad input names the layer. Skipped without torch."""
+(float64 to 1e-12 over random conv geometries; float32 to float32 precision), for Sequential
+and functional models (several inputs and outputs, merges, shared layers, nested models),
+training can continue in PyTorch and come back, and bad input names the layer. Skipped
+without torch."""
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -12,9 +14,11 @@ from minigrad.nn import (GRU, LSTM, AveragePooling1D, Bidirectional, Conv1D, Emb
                          GlobalAveragePooling1D, GlobalAveragePooling2D, GlobalMaxPooling1D,
                          GlobalMaxPooling2D, MaxPooling1D, SimpleRNN)
 from minigrad.nn import (Activation, BatchNormalization, Conv2D, Conv2DTranspose, Dense, Dropout,
-                         Flatten, LeakyReLU, MaxPooling2D, Module, Reshape, Sequential, UpSampling2D,
-                         ZeroPadding2D)
+                         Flatten, Input, Lambda, LeakyReLU, MaxPooling2D, Model, Module, Reshape, Sequential,
+                         UpSampling2D, ZeroPadding2D)
 from minigrad.optim import SGD
+
+from . import interop_models
 
 torch = pytest.importorskip("torch")
 
@@ -240,3 +244,127 @@ def test_sequence_settings_without_a_counterpart_are_named():
     for model, message in cases:
         with pytest.raises(ValueError, match=message):
             to_torch(model)
+
+
+# ---------------------------------------------------------------------- functional models
+
+
+def torch_outputs(net, model, xs):
+    """The module's outputs for inputs xs, as a list in the model's output order."""
+    with torch.no_grad():
+        out = net(*[torch.from_numpy(x) for x in xs])
+    return [o.numpy() for o in interop_models.as_list(out, model)]
+
+
+@pytest.mark.parametrize("name", list(interop_models.MODELS))
+def test_functional_models_match_and_load_back(name, device):
+    rng = np.random.default_rng(7)
+    build = interop_models.MODELS[name]
+    model = interop_models.randomize(build().to(device)).eval()
+    xs = interop_models.inputs_for(model, rng)
+    expected = interop_models.as_list(model.predict(xs if len(xs) > 1 else xs[0]), model)
+    net = to_torch(model)
+    assert not net.training
+    for ours, theirs in zip(torch_outputs(net, model, xs), expected):
+        assert np.abs(theirs).max() > 1e-2
+        np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)
+    fresh = build().to(device)
+    from_torch_state_dict(fresh, net.state_dict())
+    for a, b in zip(model.get_weights(), fresh.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_functional_module_takes_and_returns_what_the_model_does():
+    rng = np.random.default_rng(8)
+    model = interop_models.randomize(interop_models.residual()).eval()
+    image, extra = interop_models.inputs_for(model, rng)
+    net = to_torch(model)
+    expected = model.predict([image, extra])
+    with torch.no_grad():
+        by_position = net(torch.from_numpy(image), torch.from_numpy(extra))
+        as_list = net([torch.from_numpy(image), torch.from_numpy(extra)])
+        by_name = net({"extra": torch.from_numpy(extra), "image": torch.from_numpy(image)})
+    for out in (by_position, as_list, by_name):
+        assert set(out) == {"classes", "score"}
+        for key in out:
+            np.testing.assert_allclose(out[key].numpy(), expected[key], rtol=1e-5, atol=1e-6)
+    with pytest.raises(TypeError, match=r"takes 2 input\(s\) \['image', 'extra'\], got 3"):
+        net(torch.from_numpy(image), torch.from_numpy(extra), torch.from_numpy(extra))
+    merges = interop_models.merges()
+    outputs = to_torch(merges)(*[torch.from_numpy(x) for x in interop_models.inputs_for(merges, rng)])
+    assert isinstance(outputs, list) and len(outputs) == 2
+
+
+def test_shared_layer_is_one_module_called_twice():
+    """The shared Dense and the nested encoder are one module each: a step in PyTorch moves
+    their one set of weights by the gradients of both calls, as it does in minigrad."""
+    model = interop_models.randomize(interop_models.siamese())
+    net = to_torch(model)
+    assert isinstance(net.encoder, type(net))                          # the nested model, a GraphModule
+    assert [key for key, _ in net.named_children()].count("shared") == 1
+    assert sum(1 for module_keys, *_ in net.plan if module_keys[0] == "shared") == 3   # left twice, right
+    assert sum(p.numel() for p in net.parameters()) == model.count_params()     # shared ones once
+    left, right = (torch.from_numpy(x) for x in interop_models.inputs_for(model, np.random.default_rng(9)))
+    net(left, right).sum().backward()
+    x_left, x_right = left.numpy(), right.numpy()
+    model([mg.tensor(x_left), mg.tensor(x_right)]).sum().backward()
+    shared = model.get_layer("shared")
+    np.testing.assert_allclose(net.shared.weight.grad.numpy(), shared.kernel.grad.numpy().T, rtol=1e-5, atol=1e-6)
+
+
+def test_train_functional_in_minigrad_continue_in_pytorch_and_come_back(device):
+    """Three SGD steps in minigrad, then three more both in PyTorch and in minigrad: the two
+    copies of a two-input residual model stay together to float32 precision."""
+    rng = np.random.default_rng(10)
+    model = interop_models.residual().to(device)
+    xs = interop_models.inputs_for(model, rng, batch=16)
+    targets = {"classes": np.eye(3, dtype="float32")[rng.integers(0, 3, 16)],
+               "score": rng.normal(size=(16, 2)).astype("float32")}
+    model.compile(optimizer=SGD(lr=0.01), loss={"classes": "categorical_crossentropy", "score": "mse"})
+    model.fit(xs, targets, epochs=3, batch_size=16, shuffle=False, verbose=0)
+
+    net = to_torch(model)
+    opt = torch.optim.SGD(net.parameters(), lr=0.01)
+    x_torch = [torch.from_numpy(x) for x in xs]
+    for _ in range(3):
+        opt.zero_grad()
+        out = net(*x_torch)
+        cross_entropy = -(torch.from_numpy(targets["classes"]) * torch.log(out["classes"].clamp(1e-7, 1 - 1e-7))).sum(1).mean()
+        loss = cross_entropy + torch.nn.functional.mse_loss(out["score"], torch.from_numpy(targets["score"]))
+        loss.backward()
+        opt.step()
+    model.fit(xs, targets, epochs=3, batch_size=16, shuffle=False, verbose=0)
+
+    # compared in training mode (batch statistics): the moving variances differ slightly, as
+    # torch's running variance is the unbiased one (see minigrad/interop/torch.py)
+    assert net.training
+    expected = model([mg.tensor(x, device=device) for x in xs], training=True)
+    with torch.no_grad():
+        trained_in_torch = net(*x_torch)
+    for key in expected:
+        np.testing.assert_allclose(trained_in_torch[key].numpy(), expected[key].numpy(), rtol=1e-4, atol=1e-5)
+    fresh = interop_models.residual().to(device)
+    assert np.abs(fresh.predict(xs)["score"] - model.predict(xs)["score"]).max() > 1e-2
+    from_torch_state_dict(fresh, net.state_dict())
+    for a, b, p in zip(fresh.get_weights(), model.get_weights(), fresh.weights):
+        if p.trainable:
+            np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_functional_models_that_cannot_be_converted_name_the_reason():
+    x = Input((3,))
+    with pytest.raises(ValueError, match=r"layer 'double' \(Lambda.*runs a Python function"):
+        to_torch(Model(x, Dense(2)(Lambda(lambda t: t * 2, name="double")(x))))
+    with pytest.raises(ValueError, match="applies the op 'Mul' to symbolic tensors outside any layer"):
+        to_torch(Model(x, Dense(2)(x) * 2))
+    with pytest.raises(ValueError, match=r"called with training=True"):
+        to_torch(Model(x, Dropout(0.5)(x, training=True)))
+    conv = Conv2D(2, 3, padding="same")
+    a, b = Input((1, 6, 6)), Input((1, 8, 8))
+    with pytest.raises(ValueError, match=r"conv.*on inputs of shape \(None, 1, 8, 8\), not the shape it was built"):
+        to_torch(Model([a, b], [conv(a), conv(b)]))
+    dense = Dense(3)
+    inner = Model(x, dense(x))
+    y = Input((3,))
+    with pytest.raises(ValueError, match="used in model .* and again in model"):
+        to_torch(Model(y, dense(inner(y))))
