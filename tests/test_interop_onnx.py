@@ -1,7 +1,8 @@
 """export_onnx: the file passes onnx.checker and ONNX Runtime computes what minigrad computes
 (inference mode), for every supported layer, random conv geometries, the VAE decoders and the
-DCGAN generators, and the sequence layers (Embedding, Conv1D, 1-D and global poolings,
-SimpleRNN, LSTM, GRU, Bidirectional). Skipped without onnx / onnxruntime."""
+DCGAN generators, the sequence layers (Embedding, Conv1D, 1-D and global poolings,
+SimpleRNN, LSTM, GRU, Bidirectional) and functional models (several named inputs and outputs,
+merges, shared layers, nested models). Skipped without onnx / onnxruntime."""
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -13,10 +14,12 @@ from minigrad.nn import (GRU, LSTM, AveragePooling1D, Bidirectional, Conv1D, Emb
                          GlobalAveragePooling1D, GlobalAveragePooling2D, GlobalMaxPooling1D,
                          GlobalMaxPooling2D, MaxPooling1D, SimpleRNN)
 from minigrad.nn import (Activation, BatchNormalization, Conv2D, Conv2DTranspose, Dense, Dropout,
-                         Flatten, LeakyReLU, MaxPooling2D, Module, Reshape, Sequential, UpSampling2D,
-                         ZeroPadding2D)
+                         Flatten, Input, Lambda, LeakyReLU, MaxPooling2D, Model, Module, Reshape, Sequential,
+                         UpSampling2D, ZeroPadding2D)
 from models.dcgan import build_generator, build_transpose_generator
 from models.vae import ConvVAE, MLPVAE
+
+from . import interop_models
 
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
@@ -197,3 +200,69 @@ def test_sequence_settings_without_a_counterpart_are_named(tmp_path):
         export_onnx(Sequential([Embedding(5, 2, mask_zero=True, input_shape=(3,)), LSTM(2)]), tmp_path / "a.onnx")
     with pytest.raises(ValueError, match="return_state=True"):
         export_onnx(Sequential([LSTM(2, return_state=True, input_shape=(3, 2))]), tmp_path / "b.onnx")
+
+
+# ---------------------------------------------------------------------- functional models
+
+
+@pytest.mark.parametrize("name", list(interop_models.MODELS))
+def test_functional_models(name, tmp_path, device):
+    rng = np.random.default_rng(11)
+    model = interop_models.randomize(interop_models.MODELS[name]().to(device))
+    xs = interop_models.inputs_for(model, rng)
+    path = export_onnx(model, tmp_path / f"{name}.onnx")
+    onnx.checker.check_model(onnx.load(path), full_check=True)
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    names = [i.name for i in session.get_inputs()]
+    outs = session.run(None, dict(zip(names, xs)))
+    expected = interop_models.as_list(model.predict(xs if len(xs) > 1 else xs[0]), model)
+    assert len(outs) == len(expected)
+    for ours, theirs in zip(outs, expected):
+        assert np.abs(theirs).max() > 1e-2
+        np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=2e-6)
+
+
+def test_inputs_and_outputs_are_named_as_the_model_names_them(tmp_path):
+    model = interop_models.residual()
+    graph = onnx.load(export_onnx(model, tmp_path / "residual.onnx")).graph
+    assert [i.name for i in graph.input] == ["image", "extra"]
+    assert [o.name for o in graph.output] == ["classes", "score"]
+    shapes = [[d.dim_value or d.dim_param for d in i.type.tensor_type.shape.dim] for i in graph.input]
+    assert shapes == [["batch", 2, 6, 6], ["batch", 5]]
+    tokens = onnx.load(export_onnx(interop_models.tokens(), tmp_path / "tokens.onnx")).graph
+    assert [i.type.tensor_type.elem_type for i in tokens.input] == [onnx.TensorProto.INT64, onnx.TensorProto.FLOAT]
+    features = Input((3,), name="features")         # layers named "input" and "output" get other names
+    single = Model(features, Dense(2, name="output")(Dense(4, name="input")(features)))
+    graph = onnx.load(export_onnx(single, tmp_path / "single.onnx")).graph
+    assert [i.name for i in graph.input] == ["input"] and [o.name for o in graph.output] == ["output"]
+    x = np.random.default_rng(12).normal(size=(2, 3)).astype("float32")
+    np.testing.assert_allclose(run_onnx(tmp_path / "single.onnx", x), single.predict(x), rtol=1e-5, atol=1e-6)
+
+
+def test_shared_layer_weights_are_written_once(tmp_path):
+    model = interop_models.siamese()
+    graph = onnx.load(export_onnx(model, tmp_path / "siamese.onnx")).graph
+    stored = sum(int(np.prod(w.dims)) for w in graph.initializer)
+    assert stored == model.count_params()             # the shared Dense and the encoder once each
+    assert sum(1 for n in graph.node if n.op_type == "MatMul") == 3 + 2 * 2 + 1    # but run per call
+
+
+def test_functional_input_shape_is_checked(tmp_path):
+    model = interop_models.residual()
+    export_onnx(model, tmp_path / "a.onnx", input_shape=[(2, 6, 6), (5,)])
+    with pytest.raises(ValueError, match=r"takes per-sample input\(s\) \[\(2, 6, 6\), \(5,\)\]"):
+        export_onnx(model, tmp_path / "b.onnx", input_shape=[(2, 8, 8), (5,)])
+    with pytest.raises(ValueError, match="takes per-sample input"):
+        export_onnx(model, tmp_path / "c.onnx", input_shape=(2, 6, 6))
+    with pytest.raises(ValueError, match="has one input"):
+        export_onnx(Sequential([Dense(2, input_shape=(3,))]), tmp_path / "d.onnx", input_shape=[(3,), (3,)])
+    assert [p.name for p in tmp_path.iterdir()] == ["a.onnx"]
+
+
+def test_functional_models_that_cannot_be_exported_name_the_reason(tmp_path):
+    x = Input((3,))
+    with pytest.raises(ValueError, match=r"layer 'halve' \(Lambda.*runs a Python function"):
+        export_onnx(Model(x, Lambda(lambda t: t / 2, name="halve")(x)), tmp_path / "a.onnx")
+    with pytest.raises(ValueError, match="applies the op 'Exp' to symbolic tensors outside any layer"):
+        export_onnx(Model(x, mg.exp(Dense(2)(x))), tmp_path / "b.onnx")
+    assert not list(tmp_path.iterdir())
