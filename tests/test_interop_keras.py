@@ -1,13 +1,16 @@
 """load_keras_weights against files written by real Keras (tests/fixtures/keras, made by its
-make_fixtures.py): the minigrad equivalent of each Keras model, loaded from the Keras 3
-.weights.h5 and the legacy Keras 2 .h5, computes what Keras computed for the same inputs."""
+make_fixtures.py): the minigrad equivalent of each Keras model, Sequential or functional,
+loaded from the Keras 3 .weights.h5, the legacy Keras 2 .h5 and a .keras archive, computes
+what Keras computed for the same inputs."""
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from minigrad import nn
 from minigrad.interop import load_keras_weights, save_keras_weights
+from minigrad.interop.keras_h5 import keras_layer_order
 from minigrad.nn import (GRU, LSTM, Activation, BatchNormalization, Bidirectional, Conv1D, Conv2D,
                          Conv2DTranspose, Dense, Dropout, Embedding, Flatten, LeakyReLU, MaxPooling2D,
                          Reshape, Sequential, UpSampling2D)
@@ -69,6 +72,50 @@ def sequence():
 
 MODELS = {"mlp": mlp, "cnn": cnn, "generator": generator, "nested": nested, "recurrent": recurrent,
           "sequence": sequence}
+
+
+# The functional fixtures, transcribed from make_fixtures.py with renames only (NCHW shapes);
+# the layer names are Keras', so that Keras' layer order can be compared by name.
+
+def residual(classes=3):
+    image, extra = nn.Input((3, 8, 8), name="image"), nn.Input((5,), name="extra")
+    g = nn.Dense(6, activation="relu", name="extra_dense")(extra)
+    seed = nn.Dense(4 * 4 * 3, name="seed")(extra)
+    up = nn.UpSampling2D(name="up")(nn.Reshape((3, 4, 4), name="to_image")(seed))
+    x = nn.Add(name="with_seed")([image, up])
+    x = nn.Conv2D(4, 3, padding="same", activation="relu", name="conv_a")(x)
+    y = nn.Conv2D(4, 3, padding="same", name="conv_b")(x)
+    y = nn.BatchNormalization(name="bn")(y)
+    x = nn.Add(name="residual")([y, x])
+    x = nn.MaxPooling2D(name="pool")(x)
+    f = nn.Flatten(name="flatten")(x)
+    h = nn.Concatenate(name="concat")([g, f])
+    probabilities = nn.Dense(classes, activation="softmax", name="classes")(h)
+    score = nn.Dense(2, name="score")(g)
+    return nn.Model([image, extra], [probabilities, score], name="residual")
+
+
+def siamese():
+    a, b = nn.Input((4,), name="left"), nn.Input((4,), name="right")
+    shared = nn.Dense(3, activation="tanh", name="shared")
+    inner_in = nn.Input((3,), name="inner_in")
+    inner = nn.Model(inner_in, nn.Dense(2, name="inner_out")(
+        nn.Dense(5, activation="relu", name="inner_hidden")(inner_in)), name="encoder")
+    d = nn.Subtract(name="difference")([inner(shared(a)), inner(shared(b))])
+    squared = nn.Lambda(lambda t: t * t, name="square")(d)
+    out = nn.Dense(1, activation="sigmoid", name="same")(nn.Concatenate(name="both")([squared, shared(a)]))
+    return nn.Model([a, b], out, name="siamese")
+
+
+FUNCTIONAL = {"residual": residual, "siamese": siamese}
+
+
+def functional_case(name):
+    """([inputs in minigrad's layout], [Keras' outputs], Keras' layer names in Keras' order)."""
+    data = np.load(FIXTURES / f"{name}.npz")
+    xs = [data[k] for k in sorted(data.files) if k.startswith("x")]
+    ys = [data[k] for k in sorted(data.files) if k.startswith("y")]
+    return [x.transpose(0, 3, 1, 2) if x.ndim == 4 else x for x in xs], ys, list(data["layers"])
 
 
 def keras_case(name):
@@ -156,24 +203,84 @@ def test_keras2_weight_names_without_layer_paths(tmp_path):
     np.testing.assert_array_equal(model.layers[0].bias.numpy(), bias)
 
 
+# ---------------------------------------------------------------------- functional models
+
+# make_fixtures.py saves one model whole, as a .keras archive
+@pytest.mark.parametrize("name, fmt", [(n, f) for n in FUNCTIONAL for f in FORMATS] + [("residual", ".keras")])
+def test_functional_outputs_match_keras(name, fmt, device):
+    path = FIXTURES / f"{name}{fmt}"
+    model = FUNCTIONAL[name]().to(device)
+    load_keras_weights(model, path)
+    xs, ys, _ = functional_case(name)
+    outs = model.predict(xs)
+    outs = outs if isinstance(outs, list) else [outs]
+    assert len(outs) == len(ys)
+    for out, y in zip(outs, ys):
+        assert out.shape == y.shape
+        np.testing.assert_allclose(out, y, rtol=1e-5, atol=2e-6)
+
+
+@pytest.mark.parametrize("name", list(FUNCTIONAL))
+def test_keras_layer_order_is_keras_own(name):
+    """Keras matches weights by position in model.layers, which is neither the order the layers
+    were made in nor the order they run in (the residual model's second input, and the Dense
+    of it that runs first, come late): the order computed here is the one Keras wrote."""
+    model = FUNCTIONAL[name]()
+    keras_order = functional_case(name)[2]
+    assert [layer.name for layer in keras_layer_order(model)] == keras_order
+    if name == "residual":                          # so the test can tell the two orders apart
+        assert [layer.name for layer in model.layers] != keras_order
+
+
+def test_fresh_functional_model_does_not_match_keras():
+    xs, ys, _ = functional_case("residual")
+    assert np.abs(residual().predict(xs)[0] - ys[0]).max() > 1e-2
+
+
+def test_load_weights_reads_a_keras_file_into_a_functional_model():
+    model = siamese()
+    model.load_weights(FIXTURES / "siamese.weights.h5")
+    xs, ys, _ = functional_case("siamese")
+    np.testing.assert_allclose(model.predict(xs), ys[0], rtol=1e-5, atol=2e-6)
+
+
+def test_functional_model_that_does_not_fit_names_the_layer():
+    for fmt in FORMATS:
+        model = residual(classes=4)
+        with pytest.raises(ValueError, match=r"layer 'classes'.*\(70, 4\)") as info:
+            load_keras_weights(model, FIXTURES / f"residual{fmt}")
+        assert "(70, 3)" in str(info.value)
+
+
+def test_merge_of_flat_features_in_different_orders_is_refused():
+    """Keras flattens (H, W, C), minigrad (C, H, W): adding a flattened image to a plain vector
+    has no weight permutation that makes the two models agree."""
+    image, vector = nn.Input((2, 2, 2)), nn.Input((8,))
+    model = nn.Model([image, vector], nn.Dense(1)(nn.Add(name="mixed")([nn.Flatten()(image), vector])))
+    with pytest.raises(ValueError, match=r"layer 'mixed' \(Add.*no weight permutation"):
+        save_keras_weights(model, FIXTURES / "never_written.h5")
+    assert not (FIXTURES / "never_written.h5").exists()
+
+
 def legacy_arrays(path):
     with h5py.File(path) as f:
         return [f[layer][name][()] for layer in f.attrs["layer_names"] for name in f[layer].attrs["weight_names"]]
 
 
-@pytest.mark.parametrize("name", list(MODELS))
+@pytest.mark.parametrize("name", list(MODELS) + list(FUNCTIONAL))
 def test_saved_keras_file_has_keras_layouts(name, tmp_path):
     """Loaded from Keras' file and written back, every array equals Keras' own, bit for bit
     (real Keras 3.15.1 loads these files into the fixture models and reproduces their outputs
-    exactly: checked with make_fixtures.py's models, not here, as Keras is no test dependency)."""
-    model = MODELS[name]()
+    exactly: checked with make_fixtures.py --check, not here, as Keras is no test dependency)."""
+    build = {**MODELS, **FUNCTIONAL}[name]
+    model = build()
     load_keras_weights(model, FIXTURES / f"{name}.h5")
     written = save_keras_weights(model, tmp_path / f"{name}.h5")
     ours, theirs = legacy_arrays(written), legacy_arrays(FIXTURES / f"{name}.h5")
     assert len(ours) == len(theirs)
     for a, b in zip(ours, theirs):
         np.testing.assert_array_equal(a, b)
-    copy = MODELS[name]()
+    copy = build()
     load_keras_weights(copy, written)
     for a, b in zip(model.get_weights(), copy.get_weights()):
         np.testing.assert_array_equal(a, b)
