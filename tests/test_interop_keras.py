@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from minigrad import nn
 from minigrad.interop import load_keras_weights, save_keras_weights
@@ -230,6 +232,47 @@ def test_keras_layer_order_is_keras_own(name):
     assert [layer.name for layer in keras_layer_order(model)] == keras_order
     if name == "residual":                          # so the test can tell the two orders apart
         assert [layer.name for layer in model.layers] != keras_order
+
+
+@settings(max_examples=30)
+@given(st.data())
+def test_keras_layer_order_on_random_graphs_equals_keras_itself(data):
+    """Random graphs of Dense layers (some shared, called again deeper), Add and Concatenate
+    merges and several inputs and outputs, built in Keras 3 itself and in minigrad with the same
+    names (skipped without Keras): keras_layer_order is Keras' model.layers, name for name."""
+    keras = pytest.importorskip("keras")
+    n_inputs = data.draw(st.integers(1, 3))
+    plan = []                                          # (kind, layer index or None, input indices)
+    n_tensors, dense_made = n_inputs, 0
+    for _ in range(data.draw(st.integers(1, 7))):
+        kind = data.draw(st.sampled_from(["dense", "shared", "add", "concat"] if dense_made else ["dense", "add"]))
+        if kind in ("add", "concat") and n_tensors >= 2:
+            picks = data.draw(st.lists(st.integers(0, n_tensors - 1), min_size=2, max_size=3, unique=True))
+            plan.append((kind, None, picks))
+        else:
+            kind = "shared" if kind == "shared" else "dense"
+            layer = data.draw(st.integers(0, dense_made - 1)) if kind == "shared" else dense_made
+            dense_made += kind == "dense"
+            plan.append(("dense", layer, [data.draw(st.integers(0, n_tensors - 1))]))
+        n_tensors += 1
+    outputs = sorted(set([n_tensors - 1] + data.draw(st.lists(st.integers(n_inputs, n_tensors - 1), max_size=2))))
+
+    def build(lib, Model, Input):
+        tensors = [Input((4,), name=f"in{i}") for i in range(n_inputs)]
+        dense = [lib.Dense(4, name=f"d{i}") for i in range(dense_made)]
+        for step, (kind, layer, picks) in enumerate(plan):
+            ins = [tensors[i] for i in picks]
+            if kind == "dense":
+                tensors.append(dense[layer](ins[0]))
+            elif kind == "add":
+                tensors.append(lib.Add(name=f"add{step}")(ins))
+            else:                                      # concatenated, then back to 4 features
+                tensors.append(lib.Dense(4, name=f"back{step}")(lib.Concatenate(name=f"cat{step}")(ins)))
+        return Model(tensors[:n_inputs], [tensors[i] for i in outputs])
+
+    theirs = build(keras.layers, keras.Model, keras.Input)
+    ours = build(nn, nn.Model, nn.Input)
+    assert [layer.name for layer in keras_layer_order(ours)] == [layer.name for layer in theirs.layers]
 
 
 def test_fresh_functional_model_does_not_match_keras():

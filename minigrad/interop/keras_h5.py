@@ -59,7 +59,7 @@ import numpy as np
 
 from ..files import atomic_write
 from ..nn import (Activation, Add, Average, BatchNormalization, Concatenate, Conv2D, Conv2DTranspose, Dense,
-                  Dropout, Flatten, InputLayer, LeakyReLU, Maximum, Minimum, Model, Module, Multiply, Reshape,
+                  Dropout, Flatten, LeakyReLU, Maximum, Minimum, Model, Module, Multiply, Reshape,
                   Subtract)
 from ..nn.graph import InputNode
 from ..nn.saving import assign, weight_records
@@ -138,7 +138,7 @@ def _keras_snake_case(class_name: str) -> str:
 
 def keras_layer_order(model) -> list:
     """The layers of a Sequential or functional model in the order of Keras' model.layers
-    (Input layers left out: they hold no weights).
+    (a functional model's Input layers among them, where Keras puts them).
 
     For a functional model this is keras.src.ops.function.map_graph's order: a depth-first
     walk from the outputs (first output first, each call's inputs in order) numbers the
@@ -180,9 +180,12 @@ def keras_layer_order(model) -> list:
         for parent in parents(node):
             if id(parent) in in_graph:
                 node_depth[id(parent)] = max(d + 1, node_depth.get(id(parent), 0))
+    for t in graph.inputs:                         # an Input no output needs: first at depth 0
+        op = t.node.layer
+        if id(op) not in operations:
+            operations[id(op)], depth[id(op)], number[id(op)] = op, 0, -1
     order = sorted(operations, key=lambda k: (-depth[k], number[k]))
-    return [operations[k] for k in order
-            if isinstance(operations[k], Module) and not isinstance(operations[k], InputLayer)]
+    return [operations[k] for k in order if isinstance(operations[k], Module)]
 
 
 def keras_leaves(model) -> list:
