@@ -6,10 +6,10 @@
     #   session = onnxruntime.InferenceSession("generator.onnx")
     #   images = session.run(None, {"input": z.astype("float32")})[0]
 
-A model of one input and one output gives a graph with input "input" (shape (batch,
-*input_shape), the batch size left free) and output "output". A functional model of several
-names them as the model does: its inputs after their Input layers (model.inputs, e.g.
-"image", "extra"), its outputs by model.output_names, in the model's order. The graph is
+A model's one input is called "input" (shape (batch, *input_shape), the batch size left
+free) and its one output "output". A functional model's several inputs are named after their
+Input layers (e.g. "image", "extra"), its several outputs by model.output_names, in the
+model's order. The graph is
 the model's layer calls in topological order, nested models written out inline, a layer
 called twice written twice on one set of weights. A Lambda layer, or an op applied to
 symbolic tensors outside any layer, holds Python code that is not translated: it raises
