@@ -1,7 +1,9 @@
 """The engine's robustness properties, one test each (numbered as in the engine issue).
 
-Op-by-op hypothesis checks live in test_elementwise.py, test_reduce.py, test_movement.py,
-test_linalg.py and test_conv.py; this file pins the properties the whole engine promises.
+The per-op properties (6, 7, 8, 16 and the two backward forms) run on every op of
+test_ops_table.py's table, which also holds each op's gradient checks (property 4); values
+at the edges are in the op families' own files (test_elementwise.py, test_reduce.py, ...).
+This file pins the properties the whole engine promises.
 """
 import os
 import sys
@@ -20,6 +22,7 @@ from minigrad import backend
 from minigrad.function import Function, xp_of
 
 from .conftest import to_device
+from .test_ops_table import BY_NAME, CASES, _as_list
 
 RNG = np.random.default_rng(1234)
 
@@ -28,78 +31,34 @@ def rand(*shape, low=-2.0, high=2.0):
     return RNG.uniform(low, high, size=shape)
 
 
-def positive(*shape):
-    return RNG.uniform(0.5, 2.0, size=shape)
+# The ops: test_ops_table.py's Cases, the one table of the suite (every Function subclass is run
+# by one of them, which that file checks). Each property below runs on every case that has a
+# gradient, on inputs drawn by the case's own strategy, with a drawn choice of which inputs
+# require grad (so the branches of needs_input_grad run too).
+DIFFERENTIABLE = [c.name for c in CASES if not c.query]
+PER_OP = settings(max_examples=3)       # ~120 ops x 9 property runs: the file's share of the budget
 
 
-# Every op of the engine, as (name, function, input arrays). Inputs stay away from kinks.
-def _away_from_zero(*shape):
-    x = rand(*shape)
-    return np.where(np.abs(x) < 0.2, 0.5, x)
+def _draw(data, name):
+    """A case's input arrays, its settings and which inputs require grad: a drawn non-empty
+    subset of those the output is differentiable in (masked_fill's mask source is not)."""
+    arrays, kw = data.draw(BY_NAME[name].draw, label="inputs")
+    xs, out = _run(name, arrays, kw, [True] * len(arrays), "cpu")
+    used = [g is not None for g in mg.grad(out, xs, mg.ones(out.shape), allow_unused=True)]
+    picks = iter(data.draw(st.lists(st.booleans(), min_size=sum(used), max_size=sum(used)).filter(any),
+                           label="requires_grad (of the inputs used)"))
+    chosen = [u and next(picks) for u in used]
+    return arrays, kw, chosen
 
 
-OPS = [
-    ("add", lambda a, b: a + b, [rand(2, 3), rand(3)]),
-    ("sub", lambda a, b: a - b, [rand(2, 1), rand(2, 3)]),
-    ("mul", lambda a, b: a * b, [rand(2, 3), rand(1, 3)]),
-    ("div", lambda a, b: a / b, [rand(2, 3), positive(3)]),
-    ("neg", lambda a: -a, [rand(2, 3)]),
-    ("pow", lambda a, b: a ** b, [positive(2, 3), rand(2, 3)]),
-    ("pow_scalar", lambda a: a ** 3, [rand(2, 3)]),
-    ("exp", lambda a: a.exp(), [rand(2, 3)]),
-    ("expm1", lambda a: mg.expm1(a), [rand(2, 3)]),
-    ("log", lambda a: a.log(), [positive(2, 3)]),
-    ("sqrt", lambda a: a.sqrt(), [positive(2, 3)]),
-    ("abs", lambda a: a.abs(), [_away_from_zero(2, 3)]),
-    ("maximum", lambda a, b: mg.maximum(a, b), [rand(2, 3), rand(2, 3) + 5]),
-    ("minimum", lambda a, b: mg.minimum(a, b), [rand(2, 3), rand(2, 3) + 5]),
-    ("clip", lambda a: a.clip(-0.5, 0.5), [_away_from_zero(2, 3)]),
-    ("where", lambda a, b: mg.where(a.detach() > 0, a, b), [rand(2, 3), rand(2, 3)]),
-    ("relu", lambda a: F.relu(a), [_away_from_zero(2, 3)]),
-    ("leaky_relu", lambda a: F.leaky_relu(a, 0.2), [_away_from_zero(2, 3)]),
-    ("sigmoid", lambda a: F.sigmoid(a), [rand(2, 3)]),
-    ("tanh", lambda a: F.tanh(a), [rand(2, 3)]),
-    ("softplus", lambda a: F.softplus(a), [rand(2, 3)]),
-    ("sum", lambda a: a.sum(axis=1), [rand(2, 3)]),
-    ("mean", lambda a: a.mean(axis=0, keepdims=True), [rand(2, 3)]),
-    ("max", lambda a: a.max(axis=1), [rand(2, 3)]),
-    ("min", lambda a: a.min(), [rand(2, 3)]),
-    ("var", lambda a: a.var(axis=1), [rand(2, 3)]),
-    ("std", lambda a: a.std(), [rand(2, 3)]),
-    ("logsumexp", lambda a: a.logsumexp(axis=0), [rand(2, 3)]),
-    ("softmax", lambda a: F.softmax(a, axis=0), [rand(2, 3)]),
-    ("log_softmax", lambda a: F.log_softmax(a), [rand(2, 3)]),
-    ("reshape", lambda a: a.reshape(3, 2), [rand(2, 3)]),
-    ("transpose", lambda a: a.transpose(1, 2, 0), [rand(2, 3, 2)]),
-    ("flatten", lambda a: a.flatten(1), [rand(2, 3, 2)]),
-    ("getitem", lambda a: a[[0, 0, 1], 1:], [rand(2, 3)]),
-    ("broadcast_to", lambda a: a.broadcast_to((2, 2, 3)), [rand(1, 3)]),
-    ("concat", lambda a, b: mg.concat([a, b], axis=1), [rand(2, 3), rand(2, 1)]),
-    ("stack", lambda a, b: mg.stack([a, b], axis=1), [rand(2, 3), rand(2, 3)]),
-    ("pad", lambda a: mg.pad(a, ((1, 0), (0, 2))), [rand(2, 3)]),
-    ("matmul", lambda a, b: a @ b, [rand(2, 2, 3), rand(3, 4)]),
-    ("matvec", lambda a, b: a @ b, [rand(2, 3), rand(3)]),
-    ("linear", lambda x, w, b: F.linear(x, w, b), [rand(3, 4), rand(4, 2), rand(2)]),
-    ("bce_logits", lambda z, t: losses.binary_crossentropy(t, z, from_logits=True),
-     [rand(3, 2), RNG.uniform(0.1, 0.9, size=(3, 2))]),
-    ("bce_probs", lambda p, t: losses.binary_crossentropy(t, p),
-     [RNG.uniform(0.1, 0.9, size=(3, 2)), RNG.uniform(0.1, 0.9, size=(3, 2))]),
-    ("conv2d", lambda x, w, b: F.conv2d(x, w, b, stride=2, padding=1), [rand(1, 2, 5, 5), rand(3, 2, 3, 3), rand(3)]),
-    ("conv_transpose2d", lambda x, w: F.conv_transpose2d(x, w, stride=2, padding=1, output_padding=1),
-     [rand(1, 2, 3, 3), rand(2, 3, 3, 3)]),
-    ("max_pool2d", lambda x: F.max_pool2d(x, 2), [rand(1, 2, 4, 4)]),
-    ("avg_pool2d", lambda x: F.avg_pool2d(x, 2), [rand(1, 2, 4, 4)]),
-    ("upsample", lambda x: F.upsample(x, 2), [rand(1, 2, 2, 3)]),
-    ("pad2d", lambda x: F.pad2d(x, ((0, 1), (2, 0))), [rand(1, 1, 2, 3)]),
-    ("dropout", lambda x: F.dropout(x, 0.0), [rand(2, 3)]),
-    ("batch_norm", lambda x, g, b: F.batch_norm(x, mg.zeros(3, dtype=x.dtype, device=x.device),
-                                                mg.ones(3, dtype=x.dtype, device=x.device), g, b, training=True),
-     [rand(4, 3), positive(3), rand(3)]),
-]
-
-
-def _inputs(arrays, device):
-    return [to_device(a, device, requires_grad=True) for a in arrays]
+def _run(name, arrays, kw, needs, device, dtype=None):
+    """The inputs as tensors on `device` and the op's output (several outputs: flattened, joined)."""
+    xs = [mg.tensor(a if dtype is None else a.astype(dtype), device=device, requires_grad=n)
+          for a, n in zip(arrays, needs)]
+    outs = [o for o in _as_list(BY_NAME[name].mg(*xs, **kw)) if o.requires_grad]
+    assert outs, f"{name}: no output requires grad"
+    out = outs[0] if len(outs) == 1 else mg.concat([o.reshape(-1) for o in outs])
+    return xs, out
 
 
 # (1)
@@ -132,10 +91,8 @@ def test_p03_broadcast_gradients_have_the_input_shape(shapes):
     assert a.grad.data.size == 0 or np.all(a.grad.numpy() == a.grad.numpy().flat[0])
 
 
-# (4)
-@pytest.mark.parametrize("name,fn,arrays", OPS, ids=[o[0] for o in OPS])
-def test_p04_every_op_passes_gradcheck(name, fn, arrays, device):
-    assert mg.gradcheck(fn, *_inputs(arrays, device))
+# (4) every op passes gradcheck (and gradgradcheck) on every device: test_ops_table.py's
+# test_gradients, on the same table.
 
 
 # (5)
@@ -150,59 +107,67 @@ def test_p05_random_direction_check(name, device):
             h = F.tanh(x @ w)
             return (F.log_softmax(h, axis=1) * t).sum() * -1 + (h * h).mean()
         arrays = [rand(5, 4), rand(4, 3), np.eye(3)[[0, 1, 2, 1, 0]]]
-    assert mg.gradcheck(fn, *_inputs(arrays, device), method="random-direction", n_directions=4)
+    xs = [to_device(a, device, requires_grad=True) for a in arrays]
+    assert mg.gradcheck(fn, *xs, method="random-direction", n_directions=4)
 
 
 # (6)
-def test_p06_zero_upstream_gives_exact_zeros(device):
-    for name, fn, arrays in OPS:
-        xs = _inputs(arrays, device)
-        for x in xs:
-            x.data = x.data.astype(np.float32)
-        out = fn(*xs)
-        out.backward(mg.zeros(out.shape, dtype=out.dtype, device=device))
-        for x in xs:
+@pytest.mark.parametrize("name", DIFFERENTIABLE)
+@given(data=st.data())
+@PER_OP
+def test_p06_zero_upstream_gives_exact_zeros(name, device, data):
+    arrays, kw, needs = _draw(data, name)
+    xs, out = _run(name, arrays, kw, needs, device, dtype=np.float32)
+    out.backward(mg.zeros(out.shape, dtype=out.dtype, device=device))
+    for x in xs:
+        if x.requires_grad:
             g = x.grad
             assert g is not None and g.shape == x.shape and g.dtype == np.float32, name
             assert not np.any(g.numpy()), name
 
 
 # (7)
-def test_p07_backward_twice_is_bit_identical(device):
-    for name, fn, arrays in OPS:
-        grads = []
-        for _ in range(2):
-            xs = _inputs(arrays, device)
-            fn(*xs).sum().backward()
-            grads.append([x.grad.numpy() for x in xs])
-        for g1, g2 in zip(*grads):
-            assert np.array_equal(g1, g2), name
-        xs = _inputs(arrays, device)
-        out = fn(*xs).sum()
-        out.backward(retain_graph=True)
-        first = [x.grad.numpy() for x in xs]
-        for x in xs:
-            x.zero_grad()
-        out.backward()
-        assert all(np.array_equal(f, x.grad.numpy()) for f, x in zip(first, xs)), name
+@pytest.mark.parametrize("name", DIFFERENTIABLE)
+@given(data=st.data())
+@PER_OP
+def test_p07_backward_twice_is_bit_identical(name, device, data):
+    arrays, kw, needs = _draw(data, name)
+    grads = []
+    for _ in range(2):
+        xs, out = _run(name, arrays, kw, needs, device)
+        out.sum().backward()
+        grads.append([x.grad.numpy() for x in xs if x.requires_grad])
+    for g1, g2 in zip(*grads):
+        assert np.array_equal(g1, g2), name
+    xs, out = _run(name, arrays, kw, needs, device)
+    out = out.sum()
+    out.backward(retain_graph=True)
+    first = [x.grad.numpy() for x in xs if x.requires_grad]
+    for x in xs:
+        x.zero_grad()
+    out.backward()
+    assert all(np.array_equal(f, x.grad.numpy()) for f, x in zip(first, [x for x in xs if x.requires_grad])), name
 
 
 # (8)
-def test_p08_no_mutation_and_no_shared_gradient_memory():
-    for name, fn, arrays in OPS:
-        xs = _inputs(arrays, "cpu")
-        before = [x.numpy() for x in xs]
-        out = fn(*xs)
-        upstream = mg.tensor(RNG.standard_normal(out.shape), dtype=out.dtype)
-        upstream_before = upstream.numpy()
-        out.backward(upstream)
-        assert all(np.array_equal(b, x.numpy()) for b, x in zip(before, xs)), f"{name} mutated an input"
-        assert np.array_equal(upstream_before, upstream.numpy()), f"{name} mutated the upstream gradient"
-        buffers = [x.grad.data for x in xs] + [upstream.data] + [x.data for x in xs]
-        for i, a in enumerate(buffers[:len(xs)]):
-            for j, b in enumerate(buffers):
-                if i != j and a.size and b.size:
-                    assert not np.shares_memory(a, b), f"{name}: gradient {i} shares memory with buffer {j}"
+@pytest.mark.parametrize("name", DIFFERENTIABLE)
+@given(data=st.data())
+@PER_OP
+def test_p08_no_mutation_and_no_shared_gradient_memory(name, data):
+    arrays, kw, needs = _draw(data, name)
+    xs, out = _run(name, arrays, kw, needs, "cpu")
+    before = [x.numpy() for x in xs]
+    upstream = mg.tensor(RNG.standard_normal(out.shape), dtype=out.dtype)
+    upstream_before = upstream.numpy()
+    out.backward(upstream)
+    assert all(np.array_equal(b, x.numpy()) for b, x in zip(before, xs)), f"{name} mutated an input"
+    assert np.array_equal(upstream_before, upstream.numpy()), f"{name} mutated the upstream gradient"
+    grads = [x.grad.data for x in xs if x.requires_grad]
+    buffers = grads + [upstream.data] + [x.data for x in xs]
+    for i, a in enumerate(grads):
+        for j, b in enumerate(buffers):
+            if i != j and a.size and b.size:
+                assert not np.shares_memory(a, b), f"{name}: gradient {i} shares memory with buffer {j}"
 
 
 # (9)
@@ -355,13 +320,18 @@ def test_p15_strict_stand_in_catches_a_planted_numpy_call():
 
 
 # (16)
-def test_p16_float32_stays_float32_and_reductions_are_0d(device):
-    for name, fn, arrays in OPS:
-        xs = [mg.tensor(a.astype(np.float32), device=device, requires_grad=True) for a in arrays]
-        out = fn(*xs)
-        assert out.dtype == np.float32, name
-        out.sum().backward()
-        assert all(x.grad.dtype == np.float32 for x in xs), name
+@pytest.mark.parametrize("name", DIFFERENTIABLE)
+@given(data=st.data())
+@PER_OP
+def test_p16_float32_stays_float32(name, device, data):
+    arrays, kw, needs = _draw(data, name)
+    xs, out = _run(name, arrays, kw, needs, device, dtype=np.float32)
+    assert out.dtype == np.float32, name
+    out.sum().backward()
+    assert all(x.grad.dtype == np.float32 for x in xs if x.requires_grad), name
+
+
+def test_p16_reductions_are_0d(device):
     x = mg.tensor(rand(2, 3), device=device)
     for reduction in (x.sum(), x.mean(), x.max(), x.min(), x.var(), x.logsumexp()):
         assert reduction.data.shape == () and backend.is_backend_array(reduction.data)
@@ -413,14 +383,17 @@ def test_p19_hypothesis_profiles_are_registered():
 
 # Hot ops have two backward forms: `backward` (Tensor ops, recordable) and `backward_arrays`
 # (the same math on raw arrays, used when the backward is not recorded). They must agree.
-@pytest.mark.parametrize("name,fn,arrays", OPS, ids=[o[0] for o in OPS])
-def test_array_and_tensor_backward_forms_agree(name, fn, arrays, device):
+@pytest.mark.parametrize("name", DIFFERENTIABLE)
+@given(data=st.data())
+@PER_OP
+def test_array_and_tensor_backward_forms_agree(name, device, data):
+    arrays, kw, needs = _draw(data, name)
     results = []
     for create_graph in (False, True):
-        xs = _inputs(arrays, device)
-        out = fn(*xs)
+        xs, out = _run(name, arrays, kw, needs, device)
         upstream = mg.tensor(np.random.default_rng(5).standard_normal(out.shape), device=device)
-        grads = mg.grad(out, xs, upstream, create_graph=create_graph, allow_unused=True)
+        live = [x for x in xs if x.requires_grad]
+        grads = mg.grad(out, live, upstream, create_graph=create_graph, allow_unused=True)
         results.append([None if g is None else g.numpy() for g in grads])
     for array_form, tensor_form in zip(*results):
         if array_form is None or tensor_form is None:
