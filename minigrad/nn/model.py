@@ -466,9 +466,9 @@ class Model(Module):
 
         A saved optimizer state is loaded too when the model is compiled (now, or later:
         it is kept until the optimizer gets its parameters). Files written by Keras
-        (.weights.h5, .h5) are read by minigrad.interop.keras_h5 (needs the h5py extra).
+        (.weights.h5, .h5, .keras) are read by minigrad.interop.keras_h5 (needs the h5py extra).
         """
-        if os.fspath(filepath).endswith(".h5"):
+        if os.fspath(filepath).endswith((".h5", ".keras")):
             from ..interop import keras_h5          # optional: only Keras files need it
             return keras_h5.load_keras_weights(self, filepath)
         if not saving.weight_records(self) and not self.built:
