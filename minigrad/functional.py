@@ -5,9 +5,11 @@
     p = F.softmax(logits, axis=-1)
 
 Activations (every name in ops/activations.py's __all__, plus relu, sigmoid, tanh,
-softplus, leaky_relu) and conv/pool ops are re-exported from minigrad/ops/, where their math
-lives; dropout and batch_norm are composed here from those ops, so their gradients come
-from the chain rule with no backward of their own.
+softplus, leaky_relu), softmax/log_softmax/logsumexp, one_hot and the conv/pool ops are
+re-exported from minigrad/ops/, where their math lives. What is written here is the
+interface of two more: dropout, composed from a mask and a multiply (its gradient comes by
+the chain rule), and batch_norm, the checks and the moving statistics around the fused
+node of ops/normalization.py (one node forward, its own backward).
 """
 from __future__ import annotations
 
@@ -19,7 +21,8 @@ from .ops.activations import *  # noqa: F401,F403 - elu, gelu, silu, ... (ops/ac
 from .ops.elementwise import leaky_relu, relu, sigmoid, softplus, tanh  # noqa: F401
 from .ops.indexing import one_hot  # noqa: F401
 from .ops.linalg import linear as _linear
-from .ops.reduce import log_softmax, logsumexp, normalize_axes, softmax  # noqa: F401
+from .ops.normalization import batch_norm_inference, batch_norm_training
+from .ops.reduce import log_softmax, logsumexp, softmax  # noqa: F401
 from .tensor import Tensor
 
 
@@ -57,7 +60,6 @@ def batch_norm(x: Tensor, moving_mean: Tensor, moving_var: Tensor, gamma: Tensor
         moving = momentum * moving + (1 - momentum) * batch
     training=False uses the moving statistics. Variances are the biased (1/n) ones, as Keras.
     """
-    from .ops.normalization import batch_norm_inference, batch_norm_training   # the fused node
     axis = axis % x.ndim
     if moving_mean.device != x.device or moving_var.device != x.device:
         raise RuntimeError(f"batch_norm: input on {x.device} but moving statistics on "
