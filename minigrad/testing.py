@@ -49,6 +49,7 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess by th
         "pip install 'minigrad[test]'  (or: pip install hypothesis)") from exc
 
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
+from .ops.conv import _conv_out_hw
 from .tensor import Tensor
 
 __all__ = [
@@ -311,8 +312,14 @@ def reduced_shape(shape, axis=None, keepdims=False):
 # ----------------------------------------------------------------------------- conv geometry
 
 def conv_output_size(size, kernel, stride=1, padding=0, dilation=1):
-    """Output length of a convolution along one axis:  (size + 2p - d(k-1) - 1) // s + 1."""
-    return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
+    """Output length of a convolution along one axis:  (size + 2p - d(k-1) - 1) // s + 1.
+
+    The rule conv2d itself uses (ops/conv.py), so a reference built on it cannot drift from
+    the op. padding is an int or (before, after). Raises ValueError when the kernel's extent
+    d(k-1)+1 is larger than the padded input (the output would be empty).
+    """
+    pads = tuple(padding) if isinstance(padding, (tuple, list)) else (padding, padding)
+    return _conv_out_hw("conv_output_size", (size,), (kernel,), (stride,), (pads,), (dilation,))[0]
 
 
 def conv_transpose_output_size(size, kernel, stride=1, padding=0, output_padding=0, dilation=1):
@@ -364,8 +371,12 @@ class ConvGeometry:
             if op >= max(s, d):
                 raise ValueError(f"ConvGeometry: output_padding {op} must be smaller than stride "
                                  f"{s} or dilation {d}: {self}")
-        if min(self.output_shape[2:]) < 1:
-            raise ValueError(f"ConvGeometry: empty output {self.output_shape}: {self}")
+        try:
+            out = self.output_shape
+        except ValueError as exc:           # conv_output_size: the kernel does not fit
+            raise ValueError(f"ConvGeometry: empty output ({exc}): {self}") from None
+        if min(out[2:]) < 1:
+            raise ValueError(f"ConvGeometry: empty output {out}: {self}")
 
     @property
     def input_shape(self):

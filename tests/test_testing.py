@@ -274,6 +274,9 @@ def test_conv_geometry_refuses_invalid_settings():
     with pytest.raises(ValueError, match="empty output"):
         ConvGeometry(1, 1, 1, 2, 3, kernel=(3, 3))
     assert conv_output_size(5, 3, stride=2, padding=1) == 3
+    assert conv_output_size(5, 3, stride=2, padding=(0, 1)) == 2       # (before, after), as conv2d
+    with pytest.raises(ValueError, match="conv_output_size: the kernel covers 3 pixels"):
+        conv_output_size(2, 3)                                          # conv2d's own check
     assert conv_transpose_output_size(3, 3, stride=2, padding=1, output_padding=1) == 6
 
 
