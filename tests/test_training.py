@@ -547,3 +547,99 @@ def test_keras_3_argument_names():
     with pytest.raises(ValueError, match="strides must be positive"):
         Conv2D(2, 3, strides=0)
     assert math.isfinite(_model().evaluate(*_regression(), verbose=0))
+
+
+# ---------------------------------------------------------------------- a frozen batch norm in a GAN's loop
+
+@pytest.fixture
+def frozen_mode():
+    """Restore the frozen-batch-norm rule after the test."""
+    from minigrad.nn import layers
+    before = layers.frozen_batch_norm_mode()
+    yield layers.set_frozen_batch_norm_mode
+    layers.set_frozen_batch_norm_mode(before)
+
+
+def _gan_pair():
+    """keras-gan's wiring in miniature: D compiled, frozen, then the combined model compiled
+    with the same optimizer. G's output has mean 5, D's batch norm starts at mean 0."""
+    mg.manual_seed(0)
+    D = nn.Sequential([Dense(4, input_shape=(3,)), BatchNormalization(momentum=0.8), Dense(1, activation="sigmoid")])
+    opt = mg.optim.Adam(0.001, 0.5)
+    D.compile(loss="binary_crossentropy", optimizer=opt)
+    G = nn.Sequential([Dense(3, input_shape=(2,))])
+    D.trainable = False
+    z = Input((2,))
+    combined = nn.Model(z, D(G(z)))
+    combined.compile(loss="binary_crossentropy", optimizer=opt)
+    return D, G, combined
+
+
+def _alternate(D, combined, steps=3):
+    rng = np.random.default_rng(0)
+    for _ in range(steps):
+        D.train_on_batch(rng.normal(5, 2, (8, 3)), np.ones((8, 1)))
+        combined.train_on_batch(rng.normal(size=(8, 2)), np.ones((8, 1)))
+
+
+def test_frozen_batch_norm_in_a_gan_loop_warns_once_by_default(frozen_mode):
+    D, G, combined = _gan_pair()
+    bn = D.layers[1]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        _alternate(D, combined)
+    messages = [str(w.message) for w in caught if "set_frozen_batch_norm_mode" in str(w.message)]
+    assert len(messages) == 1 and f"'{bn.name}'" in messages[0] and "Keras 2" in messages[0]
+    # the rule itself (TF2 / Keras 3): in the combined step the layer uses its moving statistics
+    mean = bn.moving_mean.numpy().copy()
+    combined.train_on_batch(np.zeros((8, 2)), np.ones((8, 1)))
+    np.testing.assert_array_equal(bn.moving_mean.numpy(), mean)
+
+
+def test_frozen_batch_norm_mode_batch_is_keras_2s_rule(frozen_mode):
+    frozen_mode("batch")
+    D, G, combined = _gan_pair()
+    bn = D.layers[1]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                 # the loop is what this rule is for: no warning
+        _alternate(D, combined)
+    # D's own step still trains the layer's moving statistics (D was compiled unfrozen) ...
+    before = bn.moving_mean.numpy().copy()
+    D.train_on_batch(np.full((8, 3), 5.0) + np.arange(8)[:, None], np.ones((8, 1)))
+    assert not np.allclose(bn.moving_mean.numpy(), before)
+    # ... while in the combined step it normalises with the batch's statistics and keeps them
+    kept_mean, kept_var = bn.moving_mean.numpy().copy(), bn.moving_variance.numpy().copy()
+    z = np.random.default_rng(1).normal(size=(8, 2)).astype(np.float32)
+    h = D.layers[0](G(mg.tensor(z))).numpy().astype(np.float64)     # what the batch norm sees
+    gamma, beta = bn.gamma.numpy(), bn.beta.numpy()
+
+    def bce_after(mean, var):
+        a = (h - mean) / np.sqrt(var + bn.epsilon) * gamma + beta
+        p = 1 / (1 + np.exp(-(a @ D.layers[2].kernel.numpy() + D.layers[2].bias.numpy())))
+        return float(-np.log(p).mean())
+    with_batch = bce_after(h.mean(axis=0), h.var(axis=0))
+    with_moving = bce_after(kept_mean, kept_var)
+    loss = combined.train_on_batch(z, np.ones((8, 1)))
+    assert loss == pytest.approx(with_batch, rel=1e-5) and abs(with_batch - with_moving) > 1e-2
+    np.testing.assert_array_equal(bn.moving_mean.numpy(), kept_mean)
+    np.testing.assert_array_equal(bn.moving_variance.numpy(), kept_var)
+
+
+def test_fine_tuning_a_frozen_base_does_not_warn(frozen_mode):
+    mg.manual_seed(0)
+    base = nn.Sequential([Dense(4, input_shape=(3,)), BatchNormalization()])
+    base.compile(loss="mse", optimizer="adam")
+    x = np.random.default_rng(0).normal(size=(32, 3))
+    base.fit(x, np.zeros((32, 4)), epochs=2, batch_size=8, verbose=0)
+    base.trainable = False
+    inp = Input((3,))
+    model = nn.Model(inp, Dense(1)(base(inp)))
+    model.compile(loss="mse", optimizer="adam")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model.fit(x, np.zeros((32, 1)), epochs=2, batch_size=8, verbose=0)
+
+
+def test_set_frozen_batch_norm_mode_checks(frozen_mode):
+    with pytest.raises(ValueError, match="'inference'.*'batch'.*got 'train'"):
+        frozen_mode("train")

@@ -248,6 +248,31 @@ class Reshape(Module):
         return tuple(size // known if n == -1 else n for n in self.target_shape)
 
 
+# What a frozen BatchNormalization (trainable = False) does while its model trains.
+#   "inference"  (default) TF2 / Keras 3: it normalises with its moving statistics, and keeps
+#                them. Right for fine-tuning a frozen base (the batch's statistics would shift
+#                under the new head's small batches).
+#   "batch"      Keras 2 (TF1), for which GAN code such as keras-gan was written: it
+#                normalises with the batch's statistics and leaves its moving statistics as
+#                they are. Right when another model trains the layer in alternation (a GAN's
+#                discriminator, frozen in the combined model), see BatchNormalization.
+_frozen_batch_norm_mode = "inference"
+FROZEN_BATCH_NORM_MODES = ("inference", "batch")
+
+
+def frozen_batch_norm_mode() -> str:
+    return _frozen_batch_norm_mode
+
+
+def set_frozen_batch_norm_mode(mode: str) -> None:
+    """Choose what a frozen BatchNormalization does in training: "inference" or "batch"."""
+    global _frozen_batch_norm_mode
+    if mode not in FROZEN_BATCH_NORM_MODES:
+        raise ValueError(f"set_frozen_batch_norm_mode: mode must be 'inference' (TF2 / Keras 3) or 'batch' "
+                         f"(Keras 2), got {mode!r}")
+    _frozen_batch_norm_mode = mode
+
+
 class BatchNormalization(Module):
     """Normalise each channel with batch statistics while training, moving averages in eval.
 
@@ -257,10 +282,12 @@ class BatchNormalization(Module):
     While training, the moving statistics follow Keras' convention
         moving = momentum * moving + (1 - momentum) * batch
     They are saved with the weights but never trained (non-trainable params in summary()).
-    As in Keras (TF2), a frozen layer (trainable = False) runs in inference mode: it uses and
-    keeps its moving statistics. Note for GAN code transcribed from older Keras: there, a
-    discriminator frozen for the generator step still used batch statistics; models/dcgan.py
-    keeps that behaviour by freezing only the weights (see its frozen_weights).
+    As in Keras (TF2 and Keras 3), a frozen layer (trainable = False) runs in inference mode:
+    it uses and keeps its moving statistics. GAN code written for Keras 2 (keras-gan) relies
+    on the older rule, where a discriminator frozen in the combined model still normalised
+    with the batch's statistics: nn.set_frozen_batch_norm_mode("batch") gives that rule back,
+    and training warns when it sees the pattern (a layer frozen in the model being trained
+    whose moving statistics another model keeps changing between its steps).
     """
 
     def __init__(self, axis=None, momentum=0.99, epsilon=1e-3, center=True, scale=True, name=None,
@@ -306,7 +333,13 @@ class BatchNormalization(Module):
         return tuple(expected)
 
     def forward(self, x):
-        return F.batch_norm(x, self.moving_mean, self.moving_variance,
+        moving_mean, moving_variance = self.moving_mean, self.moving_variance
+        training = self.training and self.trainable
+        if self.training and not self.trainable and _frozen_batch_norm_mode == "batch":
+            # Keras 2's frozen layer: the batch's statistics; the update batch_norm makes goes
+            # to detached stand-ins, so the layer's own moving statistics stay as they are
+            moving_mean, moving_variance, training = moving_mean.detach(), moving_variance.detach(), True
+        return F.batch_norm(x, moving_mean, moving_variance,
                             self.gamma if self.scale else None, self.beta if self.center else None,
-                            training=self.training and self.trainable,
-                            momentum=self.momentum, epsilon=self.epsilon, axis=self._channel_axis(x.ndim))
+                            training=training, momentum=self.momentum, epsilon=self.epsilon,
+                            axis=self._channel_axis(x.ndim))

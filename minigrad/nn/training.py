@@ -217,6 +217,35 @@ def check_gradients(model, params, where):
                 "to find the op that made it, and check the learning rate and the input scaling")
 
 
+def watch_frozen_batch_norms(model):
+    """Warn once when a batch norm frozen in `model` is trained by another model in between.
+
+    That is a GAN's loop (the discriminator trains on its own, then runs frozen inside the
+    combined model), where TF2/Keras 3's rule (a frozen batch norm uses its moving statistics)
+    differs from Keras 2's (the batch's statistics), which GAN code like keras-gan relies on.
+    A batch norm's update replaces its moving-mean array, so a new array object since this
+    model's last step means another model trained the layer. Fine-tuning a frozen base never
+    trips it: nothing else trains the base meanwhile.
+    """
+    from .layers import BatchNormalization, frozen_batch_norm_mode
+    if model.__dict__.get("_warned_frozen_bn") or frozen_batch_norm_mode() != "inference":
+        return
+    seen = model.__dict__.setdefault("_frozen_bn_seen", {})
+    for m in model.modules():
+        if isinstance(m, BatchNormalization) and m.built and not m.trainable:
+            last = seen.get(id(m))
+            seen[id(m)] = m.moving_mean.data
+            if last is not None and last is not m.moving_mean.data:
+                model._warned_frozen_bn = True
+                warnings.warn(
+                    f"BatchNormalization '{m.name}' is frozen in model '{model.name}', but another model "
+                    f"trains it between '{model.name}''s steps (a GAN's alternating loop?). Frozen, it "
+                    "normalises with its moving statistics here (the TF2 / Keras 3 rule); Keras 2, for "
+                    "which GAN code such as keras-gan was written, used the batch's statistics: call "
+                    "nn.set_frozen_batch_norm_mode('batch') for that rule", stacklevel=4)
+                return
+
+
 def train_step(model, x, y, sample_weight, where):
     """One optimizer step: ({log name: float}, target tensors, prediction tensors)."""
     x_t = model._as_input_tensors(x)
@@ -224,6 +253,7 @@ def train_step(model, x, y, sample_weight, where):
         if not model.built:
             from .graph import per_sample_shapes
             model.build_for(per_sample_shapes(x_t))
+        watch_frozen_batch_norms(model)
         params = model._params_to_train()
         for p in model.weights:
             p.grad = None
