@@ -280,7 +280,7 @@ def main(argv=None):
     print(f"test MAE ($1000s): network {test_mae:.2f}, linear least squares {maes['linear (least squares)']:.2f}, "
           f"predict the train mean {maes['train mean']:.2f}")
     seeds = lambda k: ", ".join(f"{v:.2f}" for v in per_seed[k])   # noqa: E731
-    print(f"  over {args.repeats} seeds: network {seeds('network')}; on raw features {seeds('network, raw features')}; "
+    print(f"  over {args.repeats} seed{'s' if args.repeats > 1 else ''}: network {seeds('network')}; on raw features {seeds('network, raw features')}; "
           f"normalised with test statistics leaked in {seeds('network, test stats leaked')}")
     print(f"wall time {metrics['wall_time_s']:.1f} s; figures and metrics.json in {out}")
     return metrics
