@@ -27,3 +27,4 @@ def test_dcgan_keras_end_to_end(tmp_path, mnist_available):
     assert assert_finite_numbers(m) > 10
     assert m["iterations"] == 3 and len(m["d_loss"]) == len(m["g_loss"]) == 3
     assert sum(m["digit_counts"]) == 60 and "Total params: 856,193" in stdout and "Total params: 393,729" in stdout
+    assert m["frozen_batch_norm"] == "batch"              # keras-gan's Keras 2 rule, asked for by the script

@@ -7,10 +7,12 @@ shapes before any data flows.
 """
 from __future__ import annotations
 
+import math
 import warnings
 
 from .. import backend, regularizers
 from .. import functional as F
+from ..ops.movement import resolve_shape
 from . import activations, graph
 from .data_format import image_data_format
 from .module import Module, _as_shape
@@ -211,10 +213,7 @@ class Flatten(Module):
         return x.reshape(x.shape[0], -1)
 
     def compute_output_shape(self, input_shape):
-        size = 1
-        for n in input_shape:
-            size *= n
-        return (size,)
+        return (math.prod(input_shape),)
 
 
 class Reshape(Module):
@@ -235,17 +234,8 @@ class Reshape(Module):
         return x.reshape((x.shape[0],) + self.target_shape)
 
     def compute_output_shape(self, input_shape):
-        size = 1
-        for n in input_shape:
-            size *= n
-        known = 1
-        for n in self.target_shape:
-            known *= n if n != -1 else 1
-        if self.target_shape.count(-1) > 1 or (-1 not in self.target_shape and known != size) or \
-                (-1 in self.target_shape and size % known):
-            raise ValueError(f"Reshape layer '{self.name}': cannot reshape per-sample shape "
-                             f"{input_shape} ({size} values) into {self.target_shape}")
-        return tuple(size // known if n == -1 else n for n in self.target_shape)
+        return resolve_shape(self.target_shape, math.prod(input_shape), input_shape,
+                             op=f"Reshape layer '{self.name}' (per-sample shapes)")
 
 
 # What a frozen BatchNormalization (trainable = False) does while its model trains.
