@@ -328,6 +328,30 @@ def test_regression_metrics_refuse_mismatched_shapes():
         metrics.mse(t, probs)
 
 
+@settings(max_examples=10, deadline=None)
+@given(st.integers(0, 10_000), st.integers(1, 30))
+def test_crossentropy_metrics_equal_the_losses(seed, n):
+    """The metric names Keras accepts for the cross-entropies: per-sample values whose mean is
+    minigrad's loss of the same name (from probabilities)."""
+    from minigrad import losses
+    rng = np.random.default_rng(seed)
+    probs = rng.random((n, 5)) + 0.05
+    probs /= probs.sum(axis=1, keepdims=True)
+    labels = rng.integers(0, 5, n)
+    y_bin, p_bin = rng.integers(0, 2, (n, 3)).astype(float), rng.uniform(0.01, 0.99, (n, 3))
+    cases = [("sparse_categorical_crossentropy", labels, probs, -np.log(probs[np.arange(n), labels])),
+             ("categorical_crossentropy", np.eye(5)[labels], probs, -np.log(probs[np.arange(n), labels])),
+             ("binary_crossentropy", y_bin, p_bin,
+              -(y_bin * np.log(p_bin) + (1 - y_bin) * np.log(1 - p_bin)).mean(axis=1))]
+    for name, t, p, expected in cases:
+        np.testing.assert_allclose(getattr(metrics, name)(t, p), expected, rtol=1e-6)
+        loss = getattr(losses, name)(mg.tensor(t), mg.tensor(p)).item()
+        assert expected.mean() == pytest.approx(loss, rel=1e-5)
+        m = metrics.get(name)
+        m.update_state(t, p)
+        assert m.result() == pytest.approx(expected.mean(), rel=1e-6) and m.name == name
+
+
 def test_unknown_metric_is_named():
     with pytest.raises(ValueError, match="unknown metric 'f7'"):
         metrics.get("f7")

@@ -97,6 +97,37 @@ def mean_squared_error(y_true, y_pred):
     return ((p - t) ** 2).reshape(len(p), -1).mean(axis=1)
 
 
+_EPSILON = 1e-7      # Keras clips probabilities to [eps, 1 - eps] before taking logs
+
+
+def binary_crossentropy(y_true, y_pred):
+    """Per sample: mean over its outputs of -(t log p + (1 - t) log(1 - p)), p clipped to
+    [1e-7, 1 - 1e-7] as Keras does (probabilities in, not logits)."""
+    t, p = _arrays(y_true, y_pred)
+    t = _same_shape(t, p, "binary_crossentropy")
+    p = np.clip(p, _EPSILON, 1 - _EPSILON)
+    values = -(t * np.log(p) + (1 - t) * np.log(1 - p))
+    return values.reshape(len(p), -1).mean(axis=1)
+
+
+def categorical_crossentropy(y_true, y_pred):
+    """Per sample: -sum_k t_k log p_k over the last axis, one-hot (or soft) targets; p is
+    normalised to sum 1 and clipped, as Keras does."""
+    t, p = _arrays(y_true, y_pred)
+    t = _same_shape(t, p, "categorical_crossentropy")
+    p = np.clip(p / p.sum(axis=-1, keepdims=True), _EPSILON, 1 - _EPSILON)
+    return (-(t * np.log(p)).sum(axis=-1)).reshape(len(p), -1).mean(axis=1)
+
+
+def sparse_categorical_crossentropy(y_true, y_pred):
+    """Per sample: -log p[label] for integer labels (N,) or (N, 1)."""
+    t, p = _arrays(y_true, y_pred)
+    labels = t.reshape(p.shape[:-1]).astype(np.int64)
+    p = np.clip(p / p.sum(axis=-1, keepdims=True), _EPSILON, 1 - _EPSILON)
+    picked = np.take_along_axis(p, labels[..., None], axis=-1)[..., 0]
+    return (-np.log(picked)).reshape(len(p), -1).mean(axis=1)
+
+
 mae = mean_absolute_error
 mse = mean_squared_error
 
@@ -293,6 +324,8 @@ _FUNCTIONS = {
     "sparse_top_k_categorical_accuracy": sparse_top_k_categorical_accuracy,
     "mae": mean_absolute_error, "mean_absolute_error": mean_absolute_error,
     "mse": mean_squared_error, "mean_squared_error": mean_squared_error,
+    "binary_crossentropy": binary_crossentropy, "categorical_crossentropy": categorical_crossentropy,
+    "sparse_categorical_crossentropy": sparse_categorical_crossentropy,
 }
 _CLASSES = {"precision": Precision, "recall": Recall, "auc": AUC}
 
