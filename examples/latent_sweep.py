@@ -34,11 +34,28 @@ only two units a relu code loses every digit that lands on a negative half-axis.
    * digits get very uneven areas: for each digit, the area of the convex hull of its central
      90% of codes (the 10% farthest from the digit's median left out, so that a few outliers do
      not decide it); the ratio of the largest area to the smallest;
-   * there are empty gaps between the clusters, and decoding a point in a gap gives something
-     that is not a good digit: the points of a grid over the codes' region that are farthest
-     from every code are decoded and compared with the decodings of real codes, by the RMS pixel
-     distance to the nearest real digit and by how grey (blurred) the image is: the share of
-     its lit pixels (> 0.2) that are neither dark nor bright (0.2 .. 0.8).
+   * there are empty gaps between the clusters, and a point decoded from one is expected to
+     give a poor image: the 16 points of a 40x40 grid inside the codes' region (the convex hull
+     of their central 98%) farthest from every code are decoded, and compared with the
+     decodings of the real codes (the reconstructions) and of N(0, I) draws, by
+       - the RMS pixel distance to the nearest real training digit (small: like some digit),
+       - whether the image looks like the digit whose codes surround the point (the most
+         common label among its 10 nearest real digits in pixel space vs among the 10 nearest
+         codes in latent space): a continuous latent space would make these agree,
+       - how grey (blurred) it is: the share of its lit pixels (> 0.2) below 0.8.
+
+What the default run showed (seed 0, 30 epochs of batch 100 on the 4,500 training digits for
+each size, ~45 s a size on 2 cores): test BCE 0.2050 / 0.1219 / 0.0778 nats per pixel and MSE
+0.0481 / 0.0192 / 0.0050 per pixel for codes of 2 / 10 / 100. The 2-D codes: centroid
+(-5.6, +7.7), std per axis (10.2, 9.2), mean |code| (7.8, 8.3), and only 7.2% of them within
+radius 2 of the origin, where 86.5% of N(0, I) draws land. Hull areas from 3% of the total
+(digit 3) to 22% (digit 7), a ratio of 6.5. The 16 gap points lie 1.7 to 11.8 units from the
+nearest code (codes' median spacing: 0.17). Decoding them did not give worse images by these
+pixel measures: RMS to the nearest real digit 0.152 (real codes 0.163), like the digit whose
+codes surround them 69% (real codes 66%), grey share 76% (real codes 91%): the decoder fills
+the gaps with crisp strokes, often hybrids (8- and 9-like shapes between the 1s and the 7s),
+that belong to no cluster. What does decode badly is a draw from N(0, I): RMS 0.212, grey
+share 96%, because the codes do not live there.
 
 Writes to --out (default runs/latent_sweep):
     snapshots_latent{2,10,100}.png  the fixed test digits reconstructed after each epoch
@@ -58,6 +75,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common  # noqa: E402  (examples/common.py; also puts the repo on sys.path)
 
+import minigrad as mg  # noqa: E402
 from minigrad import plot  # noqa: E402
 from minigrad.callbacks import Callback  # noqa: E402
 from minigrad.data import load_mnist  # noqa: E402
@@ -126,16 +144,39 @@ def central_hull(points, keep=0.9):
     return float(hull.volume), core[hull.vertices]   # in 2-D, .volume is the area
 
 
-def nearest_rms(images, reference, chunk=500):
-    """For each image, the RMS pixel difference to its nearest reference image."""
+def nearest_digits(images, reference, labels, k=10, chunk=500):
+    """For each image: the RMS pixel difference to its nearest reference digit, and the share
+    of its k nearest reference digits that carry the most common label among them (1.0: all
+    k are the same digit, it clearly looks like one; near 1/k... : a blend of several)."""
     b = reference.astype(np.float64)
     bb = (b * b).sum(1)
-    out = []
+    rms, votes, majority = [], [], []
     for i in range(0, len(images), chunk):
         a = images[i:i + chunk].astype(np.float64)
         d2 = (a * a).sum(1)[:, None] - 2 * a @ b.T + bb[None, :]
-        out.append(np.sqrt(np.maximum(d2.min(axis=1), 0) / a.shape[1]))
-    return np.concatenate(out)
+        rms.append(np.sqrt(np.maximum(d2.min(axis=1), 0) / a.shape[1]))
+        counts = np.stack([np.bincount(row, minlength=10) for row in labels[np.argsort(d2, axis=1)[:, :k]]])
+        votes.append(counts.max(axis=1) / k)
+        majority.append(counts.argmax(axis=1))
+    return np.concatenate(rms), np.concatenate(votes), np.concatenate(majority)
+
+
+def code_neighbourhood_label(points, z, y, k=10, skip_self=False):
+    """The most common digit among the k codes nearest each point (in latent space)."""
+    from scipy.spatial import cKDTree
+    idx = cKDTree(z).query(points, k=k + int(skip_self))[1][:, int(skip_self):]
+    return np.array([np.bincount(row, minlength=10).argmax() for row in y[idx]])
+
+
+def describe_decoded(images, reference, labels, neighbourhood=None):
+    """How digit-like decoded images are; with `neighbourhood` (the digit around each point in
+    latent space), how often the image looks like that digit (by its nearest real digits)."""
+    rms, vote, looks_like = nearest_digits(images, reference, labels)
+    out = {"nearest_digit_rms_mean": float(rms.mean()), "knn_vote_share_mean": float(vote.mean()),
+           "grey_share_mean": float(grey_share(images).mean()), "n": int(len(images))}
+    if neighbourhood is not None:
+        out["looks_like_nearest_codes_digit"] = float((looks_like == neighbourhood).mean())
+    return out
 
 
 def grey_share(images):
@@ -145,16 +186,22 @@ def grey_share(images):
     return grey.sum(1) / np.maximum(lit.sum(1), 1)
 
 
-def gap_points(z, n=N_GAPS, grid=GRID):
-    """The n points of a grid x grid lattice over the codes' central box that are farthest from
-    every code, each at least a few grid steps from the others (the middles of the gaps)."""
-    from scipy.spatial import cKDTree
-    lo, hi = np.percentile(z, 1, axis=0), np.percentile(z, 99, axis=0)
+def gap_points(z, n=N_GAPS, grid=GRID, keep=0.98):
+    """The n points of a grid x grid lattice over the codes' region that are farthest from every
+    code, each at least 3 grid steps from the others: the middles of the gaps between clusters.
+
+    "The codes' region" is the convex hull of the `keep` share of codes nearest their median, so
+    the empty corners of a bounding box (outside every cluster) do not count as gaps."""
+    from scipy.spatial import Delaunay, cKDTree
+    d = np.linalg.norm(z - np.median(z, axis=0), axis=1)
+    core = z[d <= np.quantile(d, keep)]
+    lo, hi = core.min(axis=0), core.max(axis=0)
     gx, gy = np.linspace(lo[0], hi[0], grid), np.linspace(lo[1], hi[1], grid)
     lattice = np.stack(np.meshgrid(gx, gy), axis=-1).reshape(-1, 2)
+    lattice = lattice[Delaunay(core).find_simplex(lattice) >= 0]      # inside the codes' hull
     tree = cKDTree(z)
-    dist = tree.query(lattice)[0]                       # distance to the nearest code
-    nn_median = float(np.median(tree.query(z, k=2)[0][:, 1]))   # codes' typical spacing
+    dist = tree.query(lattice)[0]                                     # distance to the nearest code
+    nn_median = float(np.median(tree.query(z, k=2)[0][:, 1]))         # the codes' typical spacing
     spacing = 3 * np.hypot(gx[1] - gx[0], gy[1] - gy[0])
     chosen = []
     for i in np.argsort(-dist):
@@ -177,27 +224,24 @@ def latent_problems(z, y, decoder, x_ref, x_recon, rng):
     total = sum(areas.values())
     gaps, gap_dist, box, nn_median = gap_points(z)
     gap_images = decoder.predict(gaps.astype(np.float32))
-    prior = rng.standard_normal((200, 2)).astype(np.float32)
-    prior_images = decoder.predict(prior)
-    ref_rms = nearest_rms(x_recon, x_ref)      # a reconstruction's nearest digit is mostly its original
+    prior_images = decoder.predict(rng.standard_normal((200, 2)).astype(np.float32))
     return {
         "centroid": centroid.tolist(), "std": std.tolist(), "mean_abs": np.abs(z).mean(axis=0).tolist(),
         "min": z.min(axis=0).tolist(), "max": z.max(axis=0).tolist(),
         "centroid_distance_in_stds": float(np.linalg.norm(centroid / std)),
         "fraction_within_radius_2": float((np.linalg.norm(z, axis=1) <= 2).mean()),
-        "prior_fraction_within_radius_2": 0.8647,     # P(|z| <= 2) for z ~ N(0, I) in 2-D: 1 - e^-2
+        "prior_fraction_within_radius_2": float(1 - np.exp(-2)),    # P(|z| <= 2), z ~ N(0, I) in 2-D
         "hull_area": {str(d): a for d, a in areas.items()},
         "hull_area_share": {str(d): a / total for d, a in areas.items()},
         "hull_area_ratio_max_min": float(max(areas.values()) / min(areas.values())),
         "largest_area_digit": int(max(areas, key=areas.get)), "smallest_area_digit": int(min(areas, key=areas.get)),
         "gap_points": gaps.tolist(), "gap_distance_to_nearest_code": gap_dist.tolist(),
         "code_nearest_neighbour_median": nn_median,
-        "decoded_gap": {"nearest_digit_rms_mean": float(nearest_rms(gap_images, x_ref).mean()),
-                        "grey_share_mean": float(grey_share(gap_images).mean())},
-        "decoded_real_codes": {"nearest_digit_rms_mean": float(ref_rms.mean()),
-                               "grey_share_mean": float(grey_share(x_recon).mean())},
-        "decoded_prior_samples": {"nearest_digit_rms_mean": float(nearest_rms(prior_images, x_ref).mean()),
-                                  "grey_share_mean": float(grey_share(prior_images).mean())},
+        # what the decoder makes of the gaps, of real codes (= reconstructions), of N(0, I) draws
+        "decoded_gap": describe_decoded(gap_images, x_ref, y, code_neighbourhood_label(gaps, z, y)),
+        "decoded_real_codes": describe_decoded(x_recon, x_ref, y,
+                                               code_neighbourhood_label(z, z, y, skip_self=True)),
+        "decoded_prior_samples": describe_decoded(prior_images, x_ref, y),
         "real_digits_grey_share_mean": float(grey_share(x_ref).mean()),
         "_hulls": hulls, "_gap_images": gap_images, "_box": box,
     }
@@ -283,11 +327,11 @@ def figure_latent(z, y, problems, path):
     ax.add_patch(matplotlib.patches.Circle((0, 0), 2, fill=False, color="#cf222e", linestyle="--", linewidth=1))
     p = problems
     share = p["hull_area_share"]
-    ax.set_title(f"2-D codes of the training digits, each digit's hull (central 90%)\n"
+    ax.set_title(f"2-D codes of the {len(z):,} training digits, each digit's hull (its central 90%)\n"
                  f"centroid ({p['centroid'][0]:.1f}, {p['centroid'][1]:.1f}), std ({p['std'][0]:.1f}, "
-                 f"{p['std'][1]:.1f}); {p['fraction_within_radius_2']:.1%} of codes within the red circle (r = 2); "
-                 f"hull areas: digit {p['largest_area_digit']} {share[str(p['largest_area_digit'])]:.0%}, "
-                 f"digit {p['smallest_area_digit']} {share[str(p['smallest_area_digit'])]:.0%} of the total",
+                 f"{p['std'][1]:.1f}); {p['fraction_within_radius_2']:.1%} of codes inside the red circle (r = 2)\n"
+                 f"hull areas: digit {p['largest_area_digit']} {share[str(p['largest_area_digit'])]:.0%} "
+                 f"of the total, digit {p['smallest_area_digit']} {share[str(p['smallest_area_digit'])]:.0%}",
                  fontsize=9)
     ax.set_xlabel("z[0]")
     ax.set_ylabel("z[1]")
@@ -308,9 +352,12 @@ def figure_latent(z, y, problems, path):
         ax.text(c * 30 + 1, r * 30 + 5, str(i + 1), color="#f58518", fontsize=8)
     ax.set_axis_off()
     g, real = p["decoded_gap"], p["decoded_real_codes"]
-    ax.set_title(f"decoded at the gap points (x)\nRMS to the nearest real digit {g['nearest_digit_rms_mean']:.3f} "
-                 f"(real codes: {real['nearest_digit_rms_mean']:.3f}); grey share {g['grey_share_mean']:.0%} "
-                 f"(real codes: {real['grey_share_mean']:.0%})", fontsize=9)
+    ax.set_title(f"decoded at the gap points (x), vs at real codes:\n"
+                 f"RMS to the nearest real digit {g['nearest_digit_rms_mean']:.3f} vs "
+                 f"{real['nearest_digit_rms_mean']:.3f}\n"
+                 f"looks like the digit whose codes surround it: {g['looks_like_nearest_codes_digit']:.0%} vs "
+                 f"{real['looks_like_nearest_codes_digit']:.0%}\n"
+                 f"grey share {g['grey_share_mean']:.0%} vs {real['grey_share_mean']:.0%}", fontsize=9)
     fig.suptitle("the plain autoencoder's 2-D latent space: off-centre, uneven, with gaps", fontsize=11)
     plot.save_figure(fig, path)
 
@@ -324,7 +371,6 @@ def main(argv=None) -> dict:
     args = p.parse_args(argv)
     out = common.setup(args)
     rng = np.random.default_rng(args.seed)
-    import minigrad as mg
 
     mnist = load_mnist(flatten=True, verbose=args.verbose > 0)
     x_train, y_train = common.limit(mnist.x_train, args.limit), common.limit(mnist.y_train, args.limit)
@@ -388,10 +434,13 @@ def main(argv=None) -> dict:
               f"of the total, digit {p2['smallest_area_digit']} {share[str(p2['smallest_area_digit'])]:.0%} "
               f"(ratio {p2['hull_area_ratio_max_min']:.1f})")
         g, r, pr = p2["decoded_gap"], p2["decoded_real_codes"], p2["decoded_prior_samples"]
-        print(f"           decoded gap points: RMS to nearest real digit {g['nearest_digit_rms_mean']:.3f} vs "
-              f"{r['nearest_digit_rms_mean']:.3f} at real codes ({pr['nearest_digit_rms_mean']:.3f} at N(0, I) "
-              f"draws); grey share {g['grey_share_mean']:.0%} vs {r['grey_share_mean']:.0%} "
-              f"(real digits {p2['real_digits_grey_share_mean']:.0%})")
+        for label, d in (("gap points", g), ("real codes", r), ("N(0, I) draws", pr)):
+            like = (f", looks like the digit of the nearest codes {d['looks_like_nearest_codes_digit']:.0%}"
+                    if "looks_like_nearest_codes_digit" in d else "")
+            print(f"           decoded at {label:>13}: RMS to nearest real digit {d['nearest_digit_rms_mean']:.3f}, "
+                  f"10 nearest digits agree {d['knn_vote_share_mean']:.0%}, grey share {d['grey_share_mean']:.0%}"
+                  + like)
+        print(f"           (real digits' grey share {p2['real_digits_grey_share_mean']:.0%})")
     common.write_json(out / "metrics.json", metrics)
     print(f"wrote {len(figures)} figures and metrics.json to {out} ({metrics['wall_seconds']:.0f} s)")
     return metrics

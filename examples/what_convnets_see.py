@@ -17,19 +17,23 @@ Three ways to look inside the trained net, each measured, not just drawn:
     written as the lesson writes it:
         activation_model = Model(model.input, [layer.output for layer in model.layers[:5]])
     Its outputs for one digit, one tile per channel. The first layer keeps almost all of the
-    digit (edge and stroke detectors); deeper maps are coarser, more abstract and sparser:
-    measured as the fraction of channels that are zero everywhere, over the test digits.
+    digit (edge and stroke detectors); deeper maps are coarser and more abstract. The book
+    also finds them sparser with depth (more blank filters); measured here over the test
+    digits: the share of channels that are zero everywhere and the share of zero activations.
     The activation model's outputs are checked against running the layers one by one.
 
 (b) Each filter's preferred input, by gradient ascent in input space. Start from a grey image
-    with a little noise, and climb   loss = mean over positions of the filter's activation:
+    with a little noise (the lesson starts photos at mid-grey; digits start at their mean
+    brightness, 0.13), and climb   loss = mean over positions of the filter's activation:
         grads = mg.grad(loss, x)                                  # d loss / d INPUT
         grads = grads / (sqrt(mean(grads ** 2)) + 1e-5)           # normalised, as the lesson
         x = x + step * grads
     All the filters of a layer climb at once: image i of a batch climbs filter i, and as the
     net has no batch-coupled layer, d(sum_i loss_i)/d x_i = d loss_i / d x_i. Measured: each
     filter's mean activation before and after (it must rise), and how many filters are dead
-    (zero activation and zero gradient on the grey start, so the climb cannot begin).
+    (zero activation and zero gradient on the grey start, so the climb cannot begin). The
+    bright or dark frames some patterns have come from the "same" padding: the zeros around the
+    image make an edge at its border that an edge-loving filter gets for free.
 
 (c) Grad-CAM (R. Selvaraju et al., "Grad-CAM: Visual Explanations from Deep Networks via
     Gradient-based Localization", ICCV 2017), which the lesson uses: for the predicted class c,
@@ -41,6 +45,15 @@ Three ways to look inside the trained net, each measured, not just drawn:
     saliency map |d y_c / d x| (K. Simonyan et al., 2014). Measured over the test digits: the
     share of each map's mass on the digit's ink (pixels > 0.5, dilated by 2 pixels) against
     the share of the image the ink covers (what a map blind to the digit would give).
+
+What the default run showed (seed 0, 3 epochs on the 4,500 training digits, ~50 s on 2 cores;
+96.6% on the 500 test digits): the activation model equals the layers run one by one exactly
+(max |difference| 0). The maps are not sparser with depth on these digits: zero activations
+conv1 54%, pool1 46%, conv2 56%, pool2 38%, conv3 48%; blank channels 0% up to conv2, 2% in
+conv3. Gradient ascent raised every live filter's mean activation, median x6.8 (conv1),
+x12.9 (conv2), x28.8 (conv3); 0, 0 and 6 filters dead. Grad-CAM puts 57% of its mass on the
+dilated ink, which covers 39% of the image (above that share for 97% of the digits, a majority
+on ink for 78%); the saliency map 89% (above for 100%).
 
 Writes to --out (default runs/what_convnets_see):
     activations.png     the five activation grids for one test digit
@@ -86,10 +99,15 @@ def build_convnet() -> Sequential:
     ], name="mnist_convnet")
 
 
+def on_device(x, requires_grad=False):
+    """A host array as a tensor on the run's device (a NumPy array alone would stay on the CPU)."""
+    return mg.tensor(x, requires_grad=requires_grad, device=mg.get_default_device())
+
+
 # --- (a) intermediate activations ---------------------------------------------------------
 def activations_one_by_one(model, x, k):
     """The first k layers run by hand, one after the other: what activation_model must equal."""
-    outs, h = [], mg.tensor(x)
+    outs, h = [], on_device(x)
     with mg.no_grad():
         for layer in model.layers[:k]:
             h = layer(h)
@@ -117,7 +135,7 @@ def gradient_ascent(layer_model, n_filters, steps, step, start, rng):
     own = np.arange(n_filters)
     curve = []
     for i in range(steps + 1):
-        xt = mg.tensor(x, requires_grad=True)
+        xt = on_device(x, requires_grad=True)
         a = layer_model(xt)                                    # (n, filters, h, w)
         per_image = a[own, own].mean(axis=(1, 2))              # loss_i = mean of filter i on image i
         curve.append(per_image.numpy())
@@ -143,7 +161,7 @@ def gradcam_and_saliency(grad_model, x):
     One backward pass gives both: the score of each image's predicted class is summed over
     the batch (image i's score depends on image i alone), differentiated w.r.t. the last
     conv layer's output A and w.r.t. the input."""
-    xt = mg.tensor(x, requires_grad=True)
+    xt = on_device(x, requires_grad=True)
     conv_out, logits = grad_model(xt)
     pred = logits.numpy().argmax(axis=1)
     score = logits[np.arange(len(x)), pred].sum()
@@ -240,7 +258,9 @@ def figure_sparsity(names, blank, zeros, n, path):
     ax.set_xticks(pos, names)
     ax.set_ylim(0, min(1.0, max(max(zeros), max(blank)) * 1.2 + 0.05))
     ax.legend(frameon=False, fontsize=9, loc="upper left")
-    ax.set_title(f"how sparse each layer's output is ({n} test digits)", fontsize=10)
+    conv = [z for name, z in zip(names, zeros) if name.startswith("conv")]
+    trend = "sparser with depth" if all(a < b for a, b in zip(conv, conv[1:])) else "not steadily sparser with depth"
+    ax.set_title(f"how sparse each layer's output is ({n} test digits): {trend}", fontsize=10)
     ax.spines[["top", "right"]].set_visible(False)
     plot.save_figure(fig, path)
 
@@ -389,7 +409,9 @@ def main(argv=None) -> dict:
         cams, sals, preds = [], [], []
         for i in range(0, len(x_test), 100):
             cam, sal, pred = gradcam_and_saliency(grad_model, x_test[i:i + 100])
-            cams.append(cam), sals.append(sal), preds.append(pred)
+            cams.append(cam)
+            sals.append(sal)
+            preds.append(pred)
         cam_small, sal, pred = np.concatenate(cams), np.concatenate(sals), np.concatenate(preds)
         cam = upsample(cam_small)
         masks = ink_masks(x_test)

@@ -40,6 +40,15 @@ def sweep():
     return load_example("latent_sweep")
 
 
+@pytest.fixture
+def on(device):
+    """Runs the test with `device` as the default device (as --device does), then restores it."""
+    before = mg.get_default_device()
+    mg.set_default_device(device)
+    yield device
+    mg.set_default_device(before)
+
+
 # ============================================================== what_convnets_see: the pieces
 
 def small_digits(n, seed=0):
@@ -54,7 +63,7 @@ def small_digits(n, seed=0):
     return x
 
 
-def test_gradcam_weights_are_the_spatial_mean_of_the_class_gradient(wcs):
+def test_gradcam_weights_are_the_spatial_mean_of_the_class_gradient(wcs, on):
     """After the last conv, Flatten -> Dense is linear: d y_c / d A[k, i, j] = W[(k, i, j), c],
     so Grad-CAM = relu(sum_k mean_ij(W[k, :, :, c]) A_k), computable from the weights alone."""
     from minigrad.nn import Conv2D, Dense, Flatten, Model, Sequential
@@ -77,7 +86,7 @@ def test_gradcam_weights_are_the_spatial_mean_of_the_class_gradient(wcs):
     assert saliency.shape == (3, 28, 28) and (saliency >= 0).all() and saliency.max() > 0
 
 
-def test_gradcam_and_saliency_of_a_batch_equal_one_digit_at_a_time(wcs):
+def test_gradcam_and_saliency_of_a_batch_equal_one_digit_at_a_time(wcs, on):
     """The summed-score trick: image i's score depends on image i alone, so one backward pass
     gives every image's own gradients."""
     from minigrad.nn import Model
@@ -93,7 +102,7 @@ def test_gradcam_and_saliency_of_a_batch_equal_one_digit_at_a_time(wcs):
         np.testing.assert_allclose(s1[0], sal[i], rtol=1e-4, atol=1e-7)
 
 
-def test_gradient_ascent_climbs_each_filter_of_an_untrained_layer(wcs):
+def test_gradient_ascent_climbs_each_filter_of_an_untrained_layer(wcs, on):
     """Image i climbs filter i: every filter that is alive at the start ends higher."""
     from minigrad.nn import Model
     mg.manual_seed(0)
