@@ -325,3 +325,12 @@ def test_bad_inputs():
         affine_transform(mg.tensor(np.zeros((2, 1, 3, 3))), np.zeros((3, 8)))
     with pytest.raises(ValueError, match="affine_transform: images must be a 4-d NCHW tensor"):
         affine_transform(mg.tensor(np.zeros((3, 3))), IDENTITY)
+
+
+def test_float32_images_stay_float32(device):
+    """Coordinates are computed in the images' precision: float32 in, float32 out, and a quarter
+    turn still np.rot90 to float32 rounding."""
+    x = images((2, 1, 7, 7)).astype(np.float32)
+    y = nn.RandomRotation((0.25, 0.25))(mg.tensor(x, device=device))
+    assert y.dtype == np.float32
+    np.testing.assert_allclose(y.numpy(), np.rot90(x, 1, axes=(2, 3)), atol=1e-5)
