@@ -44,8 +44,7 @@ from minigrad import nn, plot  # noqa: E402
 from minigrad.data import load_mnist  # noqa: E402
 from minigrad.nn import (Activation, BatchNormalization, Conv2D, Dense, Dropout, Flatten, Input,  # noqa: E402
                          LeakyReLU, Model, Reshape, Sequential, UpSampling2D, ZeroPadding2D)
-from minigrad.nn.layers import (FROZEN_BATCH_NORM_MODES, frozen_batch_norm_mode,  # noqa: E402
-                                set_frozen_batch_norm_mode)
+from minigrad.nn.layers import FROZEN_BATCH_NORM_MODES  # noqa: E402
 from minigrad.nn.progress import ProgressBar  # noqa: E402
 from minigrad.optim import Adam  # noqa: E402
 from models.classifier import EPOCHS as CLASSIFIER_EPOCHS  # noqa: E402
@@ -205,8 +204,8 @@ def main(argv=None):
     print(f"data: {mnist.source}; classifier test accuracy {clf_info['test_accuracy']:.3f}")
 
     nn.set_image_data_format("channels_last")
-    previous_rule = frozen_batch_norm_mode()
-    set_frozen_batch_norm_mode(args.frozen_batch_norm)
+    previous_rule = nn.frozen_batch_norm_mode()
+    nn.set_frozen_batch_norm_mode(args.frozen_batch_norm)
     try:
         mg.manual_seed(args.seed)
         np.random.seed(args.seed)                     # keras-gan draws batches and noise from np.random
@@ -228,7 +227,7 @@ def main(argv=None):
         samples = gan.generator.predict(noise.astype(np.float32), batch_size=250)
     finally:
         nn.set_image_data_format("channels_first")
-        set_frozen_batch_norm_mode(previous_rule)
+        nn.set_frozen_batch_norm_mode(previous_rule)
     samples = samples.transpose(0, 3, 1, 2)           # NCHW for the classifier and the figures
     if not np.all(np.isfinite(samples)):
         raise FloatingPointError("generated samples hold NaN or inf")

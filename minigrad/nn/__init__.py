@@ -30,6 +30,7 @@ from . import metrics
 from .conv_layers import Conv2D, Conv2DTranspose, MaxPooling2D, UpSampling2D, ZeroPadding2D
 from .data_format import image_data_format, set_image_data_format
 from .layer import Layer
+from .layers import frozen_batch_norm_mode, set_frozen_batch_norm_mode
 from .layers import (Activation, BatchNormalization, Dense, Dropout, Flatten, Input, InputLayer, Lambda,
                      LeakyReLU, Reshape)
 from .merge import (Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract, add, average,
@@ -51,7 +52,8 @@ __all__ = [
     "Conv2D", "Conv2DTranspose", "MaxPooling2D", "UpSampling2D", "ZeroPadding2D",
     "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate",
     "add", "subtract", "multiply", "average", "maximum", "minimum", "concatenate",
-    "set_image_data_format", "image_data_format", "callbacks", "regularizers", "metrics",
+    "set_image_data_format", "image_data_format", "set_frozen_batch_norm_mode", "frozen_batch_norm_mode",
+    "callbacks", "regularizers", "metrics",
 ]
 __all__ += ["Embedding", "SimpleRNN", "LSTM", "GRU", "Bidirectional", "Conv1D", "MaxPooling1D", "AveragePooling1D", "GlobalMaxPooling1D", "GlobalAveragePooling1D", "GlobalMaxPooling2D", "GlobalAveragePooling2D"]
 
