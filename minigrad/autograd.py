@@ -82,12 +82,24 @@ def detect_anomaly():
     The error names the op and shows where in your code it was created. Every op then checks
     its results, which synchronises with the GPU: use it to debug, not to train.
     """
+    global anomaly_anywhere
     previous = is_anomaly_enabled()
+    with _anomaly_lock:
+        anomaly_anywhere += 1
     _state.anomaly = True
     try:
         yield
     finally:
         _state.anomaly = previous
+        with _anomaly_lock:
+            anomaly_anywhere -= 1
+
+
+# How many detect_anomaly() blocks are open, in all threads together. Every op asks whether
+# anomaly mode is on; reading this plain global first lets the usual answer (no) skip the
+# per-thread lookup, which costs several times more. The per-thread switch stays the truth.
+anomaly_anywhere = 0
+_anomaly_lock = threading.Lock()
 
 
 # minigrad's own files are those under the package's folder; a user's folder that happens to
@@ -178,17 +190,25 @@ def _seed_grad(tensor, grad):
 
 
 def _run(outputs, grads, retain_graph, create_graph, capture=None):
-    """The walk. Leaves get .grad unless `capture` (a dict tensor->None) asks for results."""
+    """The walk. Leaves get .grad unless `capture` (a dict tensor->None) asks for results.
+
+    What flows between the nodes: with create_graph=True, Tensors, so that the backward itself
+    is recorded. Otherwise raw backend arrays: nothing is recorded then, and not wrapping every
+    gradient in a Tensor makes the walk about a third cheaper on small ops. A gradient becomes a
+    Tensor again where it leaves the walk (a leaf's .grad, mg.grad's results).
+    """
     pending = {}                # node -> dL/d(node's output)
     handed_out = set()          # buffers already given as a gradient: copy before reusing
     for out, g in zip(outputs, grads):
         handed_out.add(backend.buffer_key(g.data))
         if out._ctx is None:    # the output is itself a leaf
             _deliver(out, g, capture, handed_out)
-        else:
-            pending[out._ctx] = pending[out._ctx] + g if out._ctx in pending else g
+            continue
+        g = g if create_graph else g.data
+        pending[out._ctx] = pending[out._ctx] + g if out._ctx in pending else g
     captured_nodes = {t._ctx: t for t in capture if t._ctx is not None} if capture else {}
     anomaly = is_anomaly_enabled()
+    wrap = _as_is if create_graph else Tensor._make
 
     with (enable_grad() if create_graph else no_grad()):
         _state.in_backward = True
@@ -197,21 +217,27 @@ def _run(outputs, grads, retain_graph, create_graph, capture=None):
                 g = pending.pop(node, None)
                 if g is None:
                     continue               # nothing flowed here (e.g. only into unused branches)
-                if node in captured_nodes:
-                    _deliver(captured_nodes[node], g, capture, handed_out)
-                check_versions(node)           # raises if what backward reads was changed in place
-                for i, (t, g_in) in enumerate(zip(node.inputs, _input_grads(node, g, create_graph))):
+                if captured_nodes and node in captured_nodes:
+                    _deliver(captured_nodes[node], wrap(g), capture, handed_out)
+                if node.input_versions is not None or node.output_version is not None:
+                    check_versions(node)   # raises if what backward reads was changed in place
+                grads = node.backward(g) if create_graph else _array_grads(node, g)
+                if type(grads) is not tuple:
+                    grads = (grads,)
+                for i, (t, g_in) in enumerate(zip(node.inputs, grads)):
                     if g_in is None or not t.requires_grad:
                         continue
-                    if g_in.data.shape != t.data.shape:
-                        g_in = unbroadcast(g_in, t.shape, node)
-                    if g_in.data.dtype != t.data.dtype:   # mixed precision: grads keep the input's dtype
-                        g_in = g_in.astype(t.dtype)
+                    if g_in.shape != t.data.shape:
+                        g_in = _unbroadcast(g_in, t.data.shape, node, create_graph)
+                    # mixed precision: grads keep the input's dtype (`is not` first: the usual
+                    # case, the same dtype object, is then told without comparing dtypes)
+                    if g_in.dtype is not t.data.dtype and g_in.dtype != t.data.dtype:
+                        g_in = g_in.astype(t.data.dtype)
                     if anomaly:
-                        check_backward(node, i, g_in)
+                        check_backward(node, i, wrap(g_in))
                     ctx = t._ctx
                     if ctx is None:
-                        _deliver(t, g_in, capture, handed_out)
+                        _deliver(t, wrap(g_in), capture, handed_out)
                     elif ctx in pending:
                         pending[ctx] = pending[ctx] + g_in
                     else:
@@ -222,15 +248,27 @@ def _run(outputs, grads, retain_graph, create_graph, capture=None):
             _state.in_backward = False
 
 
-def _input_grads(node, g, create_graph):
-    """Run a node's backward: its array form when nothing is recorded and it has one."""
-    array_form = None if create_graph else getattr(node, "backward_arrays", None)
-    grads = array_form(g.data) if array_form is not None else node.backward(g)
-    if type(grads) is not tuple:
-        grads = (grads,)
+def _as_is(g):
+    return g
+
+
+def _array_grads(node, g):
+    """A node's backward on arrays: its array form if it has one (no Tensor made at all),
+    else its Tensor backward, run unrecorded, with the results unwrapped."""
+    array_form = getattr(node, "backward_arrays", None)
     if array_form is not None:
-        grads = [None if a is None else Tensor._make(a) for a in grads]
-    return grads
+        return array_form(g)
+    grads = node.backward(Tensor._make(g))
+    if type(grads) is not tuple:
+        return None if grads is None else grads.data
+    return tuple([None if t is None else t.data for t in grads])
+
+
+def _unbroadcast(g, shape, node, create_graph):
+    """function.unbroadcast (the one place broadcasting is undone) for either kind of gradient."""
+    if create_graph:
+        return unbroadcast(g, shape, node)
+    return unbroadcast(Tensor._make(g), shape, node).data
 
 
 def _deliver(leaf, g, capture, handed_out):

@@ -35,13 +35,17 @@ class Function:
     created_at = None          # where the op was created (anomaly mode only)
     backward_reads_inputs = True   # False for ops whose backward never reads its inputs (Add):
                                    # changing those inputs in place then harms no gradient
-    input_versions = None      # the inputs' version counts when the node was made
+    input_versions = None      # the inputs' version counts when the node was made (a list)
     output_version = None      # (counter, count, shape) of the output, if forward saved it
 
     @classmethod
     def apply(cls, *inputs: Tensor, **settings) -> Tensor:
         """Run forward on the inputs' arrays and, if any input needs a gradient, record the node."""
+        # This runs for every op, so it is written for speed: one plain loop over the inputs
+        # gathers everything (a list comprehension costs a function call in Python 3.11, which
+        # is more than the loop body for the one or two inputs an op usually has).
         device = inputs[0].device
+        arrays, needs, versions = [], [], []
         for t in inputs:
             if t.device != device:
                 raise RuntimeError(
@@ -49,9 +53,12 @@ class Function:
                     f"move them first, e.g. x.to('{device}')")
             if t.symbolic:      # a model being defined (functional API): record, don't compute
                 return symbolic.record_op(cls, inputs, settings)
+            arrays.append(t.data)
+            needs.append(t.requires_grad)
+            versions.append(t._version[0])
         node = cls()
         try:
-            out = node.forward(*[t.data for t in inputs], **settings)
+            out = node.forward(*arrays, **settings)
         except ValueError as exc:     # NumPy's shape errors, with the op's name added
             shapes = ", ".join(str(t.shape) for t in inputs)
             raise ValueError(f"{cls.__name__}: {exc} (input shapes {shapes})") from None
@@ -59,22 +66,17 @@ class Function:
         # so writing through either one is seen by every node that saved the other.
         version = None if getattr(out, "base", None) is None else _viewed_version(out, inputs)
         state = autograd._state
-        if state.grad_enabled:
-            needs = tuple([t.requires_grad for t in inputs])
-            record = True in needs
-        else:
-            record = False
-        if record:
+        if True in needs and state.grad_enabled:
             result = Tensor._make(out, True, node, version)
-            if node.backward_reads_inputs:      # the versions check_versions compares in backward
-                node.input_versions = tuple([t._version[0] for t in inputs])
             if node.__dict__:                   # forward saved values: is the output among them?
                 _note_saved_output(node, out, result)
+            if cls.backward_reads_inputs:       # the versions check_versions compares in backward
+                node.input_versions = versions
             node.inputs = inputs
-            node.needs_input_grad = needs
+            node.needs_input_grad = needs       # (lists, read only: a tuple() copy would cost more)
         else:
             result = Tensor._make(out, version=version)
-        if state.anomaly and not state.in_backward:
+        if autograd.anomaly_anywhere and state.anomaly and not state.in_backward:
             node.created_at = autograd.creation_site()
             autograd.check_forward(node, inputs, out)
         return result
@@ -102,8 +104,7 @@ class Function:
 
     def release(self) -> None:
         """Drop the inputs and everything saved: the graph behind this node can be freed."""
-        self.__dict__.clear()
-        self.inputs = None
+        self.__dict__.clear()      # inputs, needs_input_grad, ... fall back to the class defaults
 
 
 def _viewed_version(out, inputs):
@@ -130,7 +131,7 @@ def check_versions(node) -> None:
     Backward would silently use the new values, so the gradient would be wrong.
     """
     seen = node.input_versions
-    if seen is not None and seen != tuple([t._version[0] for t in node.inputs]):
+    if seen is not None and seen != [t._version[0] for t in node.inputs]:
         _stale_input(node)
     saved = node.output_version
     if saved is not None and saved[0][0] != saved[1]:

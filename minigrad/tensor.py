@@ -20,6 +20,8 @@ from __future__ import annotations
 
 from . import backend
 
+_ndarray = backend.np.ndarray
+
 
 def _pick_dtype(data, dtype):
     """float32 for Python floats and lists, the array's own dtype for arrays."""
@@ -75,11 +77,14 @@ class Tensor:
 
         version: the counter to share (a tensor viewing another's memory); default a new one.
         """
-        if isinstance(data, backend.np.generic):   # NumPy turns 0-d results into scalars
-            data = backend.np.asarray(data)
         t = object.__new__(cls)
+        if type(data) is _ndarray:      # the common case, first: every op's result goes through here
+            t.device = "cpu"
+        else:
+            if isinstance(data, backend.np.generic):   # NumPy turns 0-d results into scalars
+                data = backend.np.asarray(data)
+            t.device = backend.device_of(data)
         t.data = data
-        t.device = backend.device_of(data)
         t.grad = None
         t.requires_grad = requires_grad
         t._ctx = ctx
@@ -423,6 +428,8 @@ def as_operand(value, like=None) -> Tensor:
     if not isinstance(like, Tensor):
         return Tensor(value)
     if type(value) is float and like.data.dtype.kind == "f":    # the common case, quickly
+        if type(like.data) is _ndarray:                          # (on the cpu: straight to NumPy)
+            return Tensor._make(backend.np.asarray(value, like.data.dtype))
         return Tensor._make(backend.asarray(value, dtype=like.data.dtype, device=like.device))
     if isinstance(value, (bool, int, float)) or isinstance(value, backend.np.generic):
         dtype = backend.result_dtype_with_scalar(like.dtype, value)

@@ -299,6 +299,8 @@ class Unfold2d(Function):
     two tiny trailing axes. Each pixel of x is read by every window covering it, so
         dL/dx = the window gradients added back onto the image = Fold2d(g)
     """
+    backward_reads_inputs = False
+
     def forward(self, x, kernel, stride):
         self.kernel, self.stride, self.in_shape = kernel, stride, x.shape
         out_hw = tuple((n - k) // s + 1 for n, k, s in zip(x.shape[2:], kernel, stride))
@@ -313,6 +315,8 @@ class Fold2d(Function):
 
     The adjoint of Unfold2d, and linear, so dL/dwindows = Unfold2d(g).
     """
+    backward_reads_inputs = False
+
     def forward(self, windows, shape, stride):
         self.kernel, self.stride = windows.shape[:2], stride
         return _col2im(windows, shape, stride, (1, 1), h_axis=2)
@@ -542,6 +546,8 @@ class Upsample(Function):
     Every pixel of x is copied into an sh x sw block, so
         dL/dx = the sum of g over each block = BlockSum(g)
     """
+    backward_reads_inputs = False
+
     def forward(self, x, scale):
         self.scale = scale
         (sh, sw), (N, C, H, W) = scale, x.shape
@@ -571,6 +577,8 @@ class BlockSum(Function):
 
     Linear, so dL/dx = Upsample(g) (every pixel of a block gets its block's gradient).
     """
+    backward_reads_inputs = False
+
     def forward(self, x, scale):
         self.scale = scale
         return _block_sum(x, scale)

@@ -40,6 +40,8 @@ class Query(Function):
 class Step(Function):
     """A piecewise-constant op (floor, ceil, round, trunc, sign, //): dz/dx = 0 wherever the
     derivative exists, and 0 is also what minigrad (like PyTorch) returns at the jumps."""
+    backward_reads_inputs = False
+
     def backward(self, g):
         zero = constant(xp_of(g.data).zeros_like(g.data))
         return (zero,) * len(self.inputs)
@@ -49,6 +51,8 @@ class Step(Function):
 
 class Add(Function):
     """z = x + y.   dz/dx = 1,  dz/dy = 1"""
+    backward_reads_inputs = False   # backward uses g alone: changing x or y in place later is harmless
+
     def forward(self, x, y):
         return x + y
 
@@ -61,6 +65,8 @@ class Add(Function):
 
 class Sub(Function):
     """z = x - y.   dz/dx = 1,  dz/dy = -1"""
+    backward_reads_inputs = False
+
     def forward(self, x, y):
         return x - y
 
@@ -101,6 +107,8 @@ class Div(Function):
 
 class Neg(Function):
     """z = -x.   dz/dx = -1"""
+    backward_reads_inputs = False
+
     def forward(self, x):
         return -x
 
@@ -174,6 +182,8 @@ class LogAddExp(Function):
 
 class Exp(Function):
     """z = e^x.   dz/dx = e^x = z"""
+    backward_reads_inputs = False
+
     def forward(self, x):
         self.z = xp_of(x).exp(x)
         return self.z
@@ -187,6 +197,8 @@ class Exp(Function):
 
 class Expm1(Function):
     """z = e^x - 1, accurate for tiny x where exp(x) - 1 cancels.   dz/dx = e^x = z + 1"""
+    backward_reads_inputs = False
+
     def forward(self, x):
         self.z = xp_of(x).expm1(x)
         return self.z
@@ -206,6 +218,8 @@ class Log(Function):
 
 class Sqrt(Function):
     """z = sqrt(x).   dz/dx = 1 / (2 sqrt(x)) = 1 / (2z)"""
+    backward_reads_inputs = False
+
     def forward(self, x):
         self.z = xp_of(x).sqrt(x)
         return self.z
@@ -216,6 +230,8 @@ class Sqrt(Function):
 
 class Rsqrt(Function):
     """z = 1 / sqrt(x).   dz/dx = -1/2 x^(-3/2) = -z^3 / 2"""
+    backward_reads_inputs = False
+
     def forward(self, x):
         self.z = 1 / xp_of(x).sqrt(x)
         return self.z
@@ -236,6 +252,8 @@ class Square(Function):
 
 class Reciprocal(Function):
     """z = 1/x.   dz/dx = -1/x^2 = -z^2"""
+    backward_reads_inputs = False
+
     def forward(self, x):
         self.z = 1 / x
         return self.z
@@ -257,6 +275,8 @@ class Abs(Function):
 
 class Cast(Function):
     """z = x converted to `dtype`.   dz/dx = 1 (the gradient is converted back)"""
+    backward_reads_inputs = False
+
     def forward(self, x, dtype):
         self.in_dtype = x.dtype
         return x.astype(dtype)
@@ -364,6 +384,8 @@ class Clip(Function):
 
 class Where(Function):
     """z = x where cond else y (cond carries no gradient).   dz/dx = cond,  dz/dy = 1 - cond"""
+    backward_reads_inputs = False
+
     def forward(self, x, y, cond):
         self.cond = cond
         return xp_of(x).where(cond, x, y)
@@ -412,6 +434,8 @@ class Sigmoid(Function):
     no exponential overflows; |x| is capped where e^-|x| would underflow, and z is then
     exactly 1 (x large) or exactly 0 (x very negative).
     """
+    backward_reads_inputs = False
+
     def forward(self, x):
         xp = xp_of(x)
         limit = _exp_floor(x.dtype)
@@ -431,6 +455,8 @@ class Sigmoid(Function):
 
 class Tanh(Function):
     """z = tanh x.   dz/dx = 1 - z^2"""
+    backward_reads_inputs = False
+
     def forward(self, x):
         self.z = xp_of(x).tanh(x)
         return self.z
@@ -464,7 +490,10 @@ class Softplus(Function):
 
 def _binary(op, a, b):
     """a op b for tensors or scalars: a scalar becomes a constant of the tensor's dtype and device."""
-    a, b = as_operand(a, b), as_operand(b, a)
+    if not isinstance(a, Tensor):     # (two tensors, the common case, skip both calls)
+        a = as_operand(a, b)
+    if not isinstance(b, Tensor):
+        b = as_operand(b, a)
     return op.apply(a, b)
 
 

@@ -20,6 +20,8 @@ class Gather(Function):
         dL/dtable[v] = sum of g[p] over every position p with ids[p] == v
     (zero for rows nobody read). ids are a setting, not a tensor: they have no gradient.
     """
+    backward_reads_inputs = False
+
     def forward(self, table, ids):
         self.ids, self.rows = ids, table.shape[0]
         return table[ids]
@@ -33,6 +35,8 @@ class ScatterRows(Function):
 
         dL/dg[p] = (dL/dz)[ids[p]]      -- a gather: Gather's backward's backward
     """
+    backward_reads_inputs = False
+
     def forward(self, g, ids, rows):
         self.ids = ids
         xp = xp_of(g)

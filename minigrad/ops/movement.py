@@ -17,6 +17,8 @@ __all__ = ["reshape", "transpose", "flatten", "broadcast_to", "concat", "stack",
 
 class Reshape(Function):
     """z = x with a new shape (same elements, same order).   dL/dx = reshape(g, x.shape)"""
+    backward_reads_inputs = False
+
     def forward(self, x, shape):
         self.in_shape = x.shape
         return x.reshape(shape)
@@ -30,6 +32,8 @@ class Reshape(Function):
 
 class Transpose(Function):
     """z = x with its axes permuted.   dL/dx = g permuted back (inverse permutation)"""
+    backward_reads_inputs = False
+
     def forward(self, x, axes):
         self.axes = axes
         return xp_of(x).transpose(x, axes)
@@ -49,6 +53,8 @@ class Transpose(Function):
 
 class BroadcastTo(Function):
     """z = x repeated along broadcast axes.   dL/dx = g summed over those axes"""
+    backward_reads_inputs = False
+
     def forward(self, x, shape):
         self.in_shape = x.shape
         return xp_of(x).broadcast_to(x, shape)
@@ -59,6 +65,8 @@ class BroadcastTo(Function):
 
 class GetItem(Function):
     """z = x[index].   dL/dx = zeros like x with g added at index (repeats add up)"""
+    backward_reads_inputs = False
+
     def forward(self, x, index):
         self.index, self.in_shape = index, x.shape
         return x[index]
@@ -73,6 +81,8 @@ class ScatterAdd(Function):
     This is getitem's backward; its own backward is getitem, so indexing has gradients of
     any order.
     """
+    backward_reads_inputs = False
+
     def forward(self, g, index, shape):
         self.index = index
         xp = xp_of(g)
@@ -89,6 +99,8 @@ class ScatterAdd(Function):
 
 class Concat(Function):
     """z = the inputs joined along `axis`.   dL/dx_k = the slice of g that x_k filled"""
+    backward_reads_inputs = False
+
     def forward(self, *xs, axis=0):
         self.axis = axis
         self.sizes = [x.shape[axis] for x in xs]
@@ -117,6 +129,8 @@ class Stack(Function):
 class Pad(Function):
     """z = x with `value` added around it (pad_width = ((before, after), ...) per axis).
     dL/dx = g with the padding cropped off"""
+    backward_reads_inputs = False
+
     def forward(self, x, pad_width, value=0.0):
         self.crop = tuple(slice(before, before + n) for (before, _), n in zip(pad_width, x.shape))
         return xp_of(x).pad(x, pad_width, mode="constant", constant_values=value)
@@ -127,6 +141,8 @@ class Pad(Function):
 
 class ToDevice(Function):
     """z = x copied to another device.   dL/dx = g copied back"""
+    backward_reads_inputs = False
+
     def forward(self, x, device):
         self.source = backend.device_of(x)
         with backend.device_context(device):

@@ -39,6 +39,8 @@ def kept_shape(shape: tuple, axes: tuple) -> tuple:
 
 class Sum(Function):
     """z = sum of x over `axis`.   dz/dx_i = 1, so dL/dx = g spread over the summed axes"""
+    backward_reads_inputs = False
+
     def forward(self, x, axis=None, keepdims=False):
         self.axes = normalize_axes(axis, x.ndim, "sum")
         self.in_shape, self.keepdims = x.shape, keepdims
@@ -171,6 +173,8 @@ class LogSoftmax(Function):
 
     Shifting by the maximum first keeps every exponent <= 0, so nothing overflows.
     """
+    backward_reads_inputs = False
+
     def forward(self, x, axis=-1):
         xp = xp_of(x)
         self.axis = axis

@@ -32,6 +32,8 @@ def _to_last(t, axis):
 
 class Cumsum(Function):
     """z_i = x_0 + ... + x_i along `axis`.   dL/dx_j = sum_{i >= j} g_i  (cumsum of g, reversed)"""
+    backward_reads_inputs = False
+
     def forward(self, x, axis):
         self.axis = axis
         return xp_of(x).cumsum(x, axis=axis)

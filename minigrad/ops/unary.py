@@ -36,6 +36,8 @@ class Cos(Function):
 
 class Tan(Function):
     """z = tan x.   dz/dx = 1 / cos^2 x = 1 + z^2"""
+    backward_reads_inputs = False
+
     def forward(self, x):
         self.z = xp_of(x).tan(x)
         return self.z
@@ -165,6 +167,8 @@ LN2, LN10 = math.log(2.0), math.log(10.0)
 
 class Exp2(Function):
     """z = 2^x.   dz/dx = 2^x ln 2 = z ln 2"""
+    backward_reads_inputs = False
+
     def forward(self, x):
         self.z = xp_of(x).exp2(x)
         return self.z
