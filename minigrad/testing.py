@@ -49,7 +49,7 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess by th
         "pip install 'minigrad[test]'  (or: pip install hypothesis)") from exc
 
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
-from .ops.conv import _conv_out_hw
+from .ops.conv import _conv_out_hw, _conv_transpose_out_hw
 from .tensor import Tensor
 
 __all__ = [
@@ -323,8 +323,14 @@ def conv_output_size(size, kernel, stride=1, padding=0, dilation=1):
 
 
 def conv_transpose_output_size(size, kernel, stride=1, padding=0, output_padding=0, dilation=1):
-    """Output length of a transposed convolution:  (size-1) s - 2p + d(k-1) + output_padding + 1."""
-    return (size - 1) * stride - 2 * padding + dilation * (kernel - 1) + output_padding + 1
+    """Output length of a transposed convolution:  (size-1) s - 2p + d(k-1) + output_padding + 1.
+
+    conv_transpose2d's own rule (ops/conv.py); padding is an int or (before, after). Raises
+    ValueError for an output_padding not below the stride or dilation, or an empty output.
+    """
+    pads = tuple(padding) if isinstance(padding, (tuple, list)) else (padding, padding)
+    return _conv_transpose_out_hw("conv_transpose_output_size", (size,), (kernel,), (stride,), (pads,),
+                                  (output_padding,), (dilation,))[0]
 
 
 @dataclass(frozen=True)

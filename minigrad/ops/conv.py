@@ -386,6 +386,22 @@ def _conv_out_hw(op, in_hw, kernel, stride, padding, dilation):
     return tuple(out)
 
 
+def _conv_transpose_out_hw(op, in_hw, kernel, stride, padding, output_padding, dilation):
+    """Output size of a transposed convolution, per axis (PyTorch's rule):
+    (H - 1)*s - top - bottom + d*(k-1) + output_padding + 1."""
+    out = []
+    for n, k, s, (before, after), d, extra in zip(in_hw, kernel, stride, padding, dilation, output_padding):
+        if extra >= max(s, d):
+            raise ValueError(f"{op}: output_padding {tuple(output_padding)} must be smaller than the stride "
+                             f"{tuple(stride)} or the dilation {tuple(dilation)} in each dimension")
+        size = (n - 1) * s - before - after + d * (k - 1) + extra + 1
+        if n < 1 or size < 1:
+            raise ValueError(f"{op}: the output would be {size} pixels (input {tuple(in_hw)}, kernel "
+                             f"{tuple(kernel)}, stride {tuple(stride)}, padding {padding}); use less padding")
+        out.append(size)
+    return tuple(out)
+
+
 def _add_bias(y, b, op):
     if b is None:
         return y
@@ -456,17 +472,7 @@ def conv_transpose2d(x, w, b=None, stride=1, padding=0, output_padding=0, dilati
         raise ValueError(f"{op}: x has {x.shape[1]} channels (shape {x.shape}) but w expects "
                          f"{w.shape[0]} (shape {w.shape}, laid out (C_in, C_out/groups, kh, kw)); make "
                          f"w's first axis match x's channel axis")
-    out_hw = []
-    for n, k, s, (before, after), d, extra in zip(x.shape[2:], w.shape[2:], stride, padding,
-                                                  dilation, output_padding):
-        if extra >= max(s, d):
-            raise ValueError(f"{op}: output_padding {output_padding} must be smaller than the stride "
-                             f"{stride} or the dilation {dilation} in each dimension")
-        size = (n - 1) * s - before - after + d * (k - 1) + extra + 1
-        if n < 1 or size < 1:
-            raise ValueError(f"{op}: the output would be {size} pixels (input {x.shape}, kernel "
-                             f"{w.shape[2:]}, stride {stride}, padding {padding}); use less padding")
-        out_hw.append(size)
+    out_hw = _conv_transpose_out_hw(op, x.shape[2:], w.shape[2:], stride, padding, output_padding, dilation)
     y = ConvTranspose2d.apply(x, w, stride=stride, padding=padding, dilation=dilation,
                               out_hw=tuple(out_hw), groups=groups)
     return _add_bias(y, b, op)
