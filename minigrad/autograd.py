@@ -139,8 +139,12 @@ def check_forward(node, inputs, out_data) -> None:
         f"{[t.shape for t in inputs]}. The op was created at\n  {node.created_at}")
 
 
-def check_backward(node, index, grad) -> None:
+def check_backward(node, target, grad) -> None:
+    """Anomaly mode: the gradient that `node` hands to its input `target` must be finite."""
     if grad is not None and not _all_finite(grad.data):
+        # (found here, not counted in the walk's loop, which runs for every node; an input
+        # used twice, x * x, is named by its first place: it is the same tensor)
+        index = next(i for i, t in enumerate(node.inputs) if t is target)
         raise FloatingPointError(
             f"anomaly: {type(node).__name__}.backward produced NaN/inf in the gradient of its "
             f"input {index} (shape {grad.shape}). The op was created at\n  {node.created_at}")
@@ -219,12 +223,11 @@ def _run(outputs, grads, retain_graph, create_graph, capture=None):
                     continue               # nothing flowed here (e.g. only into unused branches)
                 if captured_nodes and node in captured_nodes:
                     _deliver(captured_nodes[node], wrap(g), capture, handed_out)
-                if node.input_versions is not None or node.output_version is not None:
-                    check_versions(node)   # raises if what backward reads was changed in place
+                check_versions(node)       # raises if what backward reads was changed in place
                 grads = node.backward(g) if create_graph else _array_grads(node, g)
                 if type(grads) is not tuple:
                     grads = (grads,)
-                for i, (t, g_in) in enumerate(zip(node.inputs, grads)):
+                for t, g_in in zip(node.inputs, grads):
                     if g_in is None or not t.requires_grad:
                         continue
                     if g_in.shape != t.data.shape:
@@ -234,7 +237,7 @@ def _run(outputs, grads, retain_graph, create_graph, capture=None):
                     if g_in.dtype is not t.data.dtype and g_in.dtype != t.data.dtype:
                         g_in = g_in.astype(t.data.dtype)
                     if anomaly:
-                        check_backward(node, i, wrap(g_in))
+                        check_backward(node, t, wrap(g_in))
                     ctx = t._ctx
                     if ctx is None:
                         _deliver(t, wrap(g_in), capture, handed_out)

@@ -36,7 +36,7 @@ class Function:
     backward_reads_inputs = True   # False for ops whose backward never reads its inputs (Add):
                                    # changing those inputs in place then harms no gradient
     input_versions = None      # the inputs' version counts when the node was made (a list)
-    output_version = None      # (counter, count, shape) of the output, if forward saved it
+    output_version = None      # (output array, its version counter, the count then)
 
     @classmethod
     def apply(cls, *inputs: Tensor, **settings) -> Tensor:
@@ -68,8 +68,11 @@ class Function:
         state = autograd._state
         if True in needs and state.grad_enabled:
             result = Tensor._make(out, True, node, version)
-            if node.__dict__:                   # forward saved values: is the output among them?
-                _note_saved_output(node, out, result)
+            # Whether forward kept its output for backward (Exp's z) is asked only in backward,
+            # and only if the output was changed in place: asking here, through node.__dict__,
+            # would cost every op more than the rest of this block. (Keeping `out` here holds no
+            # memory: the node lives only as long as its output tensor does.)
+            node.output_version = (out, result._version, result._version[0])
             if cls.backward_reads_inputs:       # the versions check_versions compares in backward
                 node.input_versions = versions
             node.inputs = inputs
@@ -116,25 +119,18 @@ def _viewed_version(out, inputs):
     return None
 
 
-def _note_saved_output(node, out, result) -> None:
-    """If forward kept its output for backward (Exp's z), remember the output's version."""
-    for value in node.__dict__.values():
-        if value is out:
-            counter = result._version
-            node.output_version = (counter, counter[0], out.shape)
-            return
-
-
 def check_versions(node) -> None:
     """Raise if a tensor this node's backward reads was changed in place since the node was made.
 
-    Backward would silently use the new values, so the gradient would be wrong.
+    Backward would silently use the new values, so the gradient would be wrong. The output
+    counts only if forward saved it (an attribute of the node that is the output array).
     """
     seen = node.input_versions
     if seen is not None and seen != [t._version[0] for t in node.inputs]:
         _stale_input(node)
-    saved = node.output_version
-    if saved is not None and saved[0][0] != saved[1]:
+    out, counter, count = node.output_version
+    if counter[0] != count and any(value is out for key, value in vars(node).items()
+                                   if key != "output_version"):
         _stale_output(node)
 
 
@@ -155,9 +151,9 @@ def _stale_input(node):
 
 def _stale_output(node):
     name = type(node).__name__
-    counter, seen, shape = node.output_version
+    out, counter, seen = node.output_version
     raise RuntimeError(
-        f"{name}.backward: its output (a tensor of shape {shape}), which its backward reads, "
+        f"{name}.backward: its output (a tensor of shape {out.shape}), which its backward reads, "
         f"was changed in place after {name} made it (version {counter[0]}, {name} saw {seen}), "
         f"so the gradient would be computed from the new values. {_FIX}{_where(node)}")
 
@@ -190,6 +186,5 @@ def unbroadcast(grad: Tensor, shape: tuple, node=None) -> Tensor:
     return grad.reshape(shape) if grad.shape != tuple(shape) else grad
 
 
-def xp_of(array):
-    """Re-exported for ops: the array module of the data."""
-    return backend.xp_of(array)
+# Re-exported for ops, as the same function (not a wrapper: ops call it on every forward).
+xp_of = backend.xp_of

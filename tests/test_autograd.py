@@ -175,3 +175,39 @@ def test_setitem_refuses_to_corrupt_a_gradient():
     with mg.no_grad():
         x[0] = 5.0
     assert x.tolist() == [5.0, 2.0]
+
+
+def test_anomaly_in_backward_names_the_input_whose_gradient_is_not_finite():
+    x = mg.tensor([1.0], requires_grad=True)
+    y = mg.tensor([0.0], requires_grad=True)
+    with np.errstate(all="ignore"), mg.detect_anomaly():
+        z = x * y.sqrt()                # finite forward; d/dy sqrt(y) = inf at 0
+        with pytest.raises(FloatingPointError, match=r"Sqrt\.backward produced NaN/inf in the gradient "
+                                                     r"of its input 0 \(shape \(1,\)\)"):
+            z.sum().backward()
+        big = mg.tensor([1e200], dtype="float64")
+        w = mg.tensor([1e-200], dtype="float64", requires_grad=True)
+        z = (big * w) * 1e200           # 1e200, finite; dz/dw = 1e400 = inf
+        with pytest.raises(FloatingPointError, match=r"Mul\.backward produced NaN/inf in the gradient "
+                                                     r"of its input 1"):
+            z.sum().backward()
+
+
+def test_anomaly_mode_is_per_thread_and_its_global_count_returns_to_zero():
+    import threading
+    from minigrad import autograd
+    seen = {}
+
+    def other_thread():
+        with np.errstate(divide="ignore"):
+            seen["log0"] = mg.tensor([0.0]).log().item()      # no anomaly mode in this thread
+
+    with mg.detect_anomaly(), mg.detect_anomaly():            # nested
+        assert autograd.anomaly_anywhere == 2
+        worker = threading.Thread(target=other_thread)
+        worker.start()
+        worker.join()
+    assert np.isneginf(seen["log0"])
+    with pytest.raises(ZeroDivisionError), mg.detect_anomaly():
+        1 / 0
+    assert autograd.anomaly_anywhere == 0 and not autograd.is_anomaly_enabled()
