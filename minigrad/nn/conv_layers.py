@@ -26,6 +26,17 @@ from .initializers import conv_fans
 from .module import Module, _shapes_match, pair
 
 
+
+def kernel_geometry(layer, kernel_size, strides, dilation_rate):
+    """(kernel_size, strides, dilation_rate) as (h, w) pairs of positive ints, or an error naming
+    the layer and the argument (a stride of 0 would otherwise end in a ZeroDivisionError)."""
+    pairs = tuple(pair(v, f"{layer}: {what}") for what, v in
+                  (("kernel_size", kernel_size), ("strides", strides), ("dilation_rate", dilation_rate)))
+    for what, value in zip(("kernel_size", "strides", "dilation_rate"), pairs):
+        if min(value) < 1:
+            raise ValueError(f"{layer}: {what} must be positive, got {value}")
+    return pairs
+
 class ImageLayer(Module):
     """An image layer in either layout: its methods compute on NCHW (build, compute_output_shape,
     forward, expected_input_shape all speak channels-first); with data_format="channels_last"
@@ -120,13 +131,8 @@ class _Conv(ImageLayer):
         if isinstance(filters, bool) or not float(filters).is_integer() or int(filters) < 1:
             raise ValueError(f"{layer}: filters must be a positive integer, got {filters!r}")
         self.filters = int(filters)
-        self.kernel_size = pair(kernel_size, f"{layer}: kernel_size")
-        self.strides = pair(strides, f"{layer}: strides")
-        self.dilation_rate = pair(dilation_rate, f"{layer}: dilation_rate")
-        for what, value in (("kernel_size", self.kernel_size), ("strides", self.strides),
-                            ("dilation_rate", self.dilation_rate)):
-            if min(value) < 1:
-                raise ValueError(f"{layer}: {what} must be positive, got {value}")
+        self.kernel_size, self.strides, self.dilation_rate = kernel_geometry(
+            layer, kernel_size, strides, dilation_rate)
         self.kernel_regularizer = regularizers.get(kernel_regularizer)
         self.bias_regularizer = regularizers.get(bias_regularizer)
         self.activity_regularizer = regularizers.get(activity_regularizer)

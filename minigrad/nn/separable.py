@@ -25,9 +25,8 @@ from __future__ import annotations
 from .. import functional as F
 from .. import regularizers
 from . import activations
-from .conv_layers import ImageLayer, _check_padding, conv_output_length, same_padding
+from .conv_layers import ImageLayer, _check_padding, conv_output_length, kernel_geometry, same_padding
 from .initializers import conv_fans
-from .module import pair
 
 __all__ = ["DepthwiseConv2D", "SeparableConv2D"]
 
@@ -54,13 +53,8 @@ class DepthwiseConv2D(ImageLayer):
                  activity_regularizer=None, name=None, input_shape=None, trainable=True):
         super().__init__(name=name, input_shape=input_shape, trainable=trainable, data_format=data_format)
         layer = type(self).__name__
-        self.kernel_size = pair(kernel_size, f"{layer}: kernel_size")
-        self.strides = pair(strides, f"{layer}: strides")
-        self.dilation_rate = pair(dilation_rate, f"{layer}: dilation_rate")
-        for what, value in (("kernel_size", self.kernel_size), ("strides", self.strides),
-                            ("dilation_rate", self.dilation_rate)):
-            if min(value) < 1:
-                raise ValueError(f"{layer}: {what} must be positive, got {value}")
+        self.kernel_size, self.strides, self.dilation_rate = kernel_geometry(
+            layer, kernel_size, strides, dilation_rate)
         self.padding = _check_padding(padding, layer)
         self.depth_multiplier = _positive_int(depth_multiplier, "depth_multiplier", layer)
         self.activation = activations.get(activation)
