@@ -230,9 +230,16 @@ def watch_frozen_batch_norms(model):
     from .layers import BatchNormalization, frozen_batch_norm_mode
     if model.__dict__.get("_warned_frozen_bn") or frozen_batch_norm_mode() != "inference":
         return
-    seen = model.__dict__.setdefault("_frozen_bn_seen", {})
-    for m in model.modules():
-        if isinstance(m, BatchNormalization) and m.built and not m.trainable:
+    # the frozen batch norms are fixed between compile() and the next one (the flags of
+    # compile() are in force here): find them once per compile, not at every step
+    key = model._compiled_flags                    # a new list at every compile()
+    watched = model.__dict__.get("_frozen_bn_watch")
+    if watched is None or watched[0] is not key:
+        frozen = [m for m in model.modules() if isinstance(m, BatchNormalization) and not m.trainable]
+        watched = model._frozen_bn_watch = (key, frozen, {})
+    _, frozen, seen = watched
+    for m in frozen:
+        if m.built:
             last = seen.get(id(m))
             seen[id(m)] = m.moving_mean.data
             if last is not None and last is not m.moving_mean.data:
