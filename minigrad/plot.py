@@ -1153,7 +1153,7 @@ def _model_graph_of(model, show_shapes=True, show_layer_names=True):
         from .nn.module import Module
         if isinstance(layer, InputLayer):
             return "input"
-        if not layer.trainable and any(True for _ in layer.parameters(trainable_only=False)):
+        if not layer.trainable and layer.weights:
             return "frozen"
         return "model" if any(isinstance(c, Module) for c in layer.children()) else "layer"
 
