@@ -57,7 +57,7 @@ import zipfile
 
 import numpy as np
 
-from ..files import atomic_write
+from ..training.files import atomic_write
 from ..nn import (Activation, Add, Average, BatchNormalization, Concatenate, Conv2D, Conv2DTranspose, Dense,
                   Dropout, Flatten, LeakyReLU, Maximum, Minimum, Model, Module, Multiply, Reshape,
                   Subtract)

@@ -43,7 +43,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..files import atomic_write
+from ..training.files import atomic_write
 from ..nn import (Activation, Add, Average, AveragePooling1D, BatchNormalization, Concatenate,
                   Maximum, Minimum, Multiply, Subtract, Bidirectional, Conv1D, Conv2D,
                   Conv2DTranspose, Dense, Dropout, Embedding, Flatten, GlobalAveragePooling1D,

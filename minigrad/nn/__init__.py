@@ -25,7 +25,7 @@ Files, in reading order:
     metrics.py, progress.py, saving.py   metrics, the progress bar, the .npz weights file
 Callbacks live in minigrad/callbacks.py (also nn.callbacks), regularizers in minigrad/regularizers.py.
 """
-from .. import callbacks, regularizers
+from ..training import callbacks, regularizers
 from . import metrics
 from .conv_layers import Conv2D, Conv2DTranspose, MaxPooling2D, UpSampling2D, ZeroPadding2D
 from .data_format import image_data_format, set_image_data_format

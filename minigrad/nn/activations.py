@@ -10,8 +10,8 @@ features) output, axis 1 of an NCHW image.
 """
 from __future__ import annotations
 
-from .. import functional as F
-from ..ops import activations as _ops_activations
+from ..engine import functional as F
+from ..engine.ops import activations as _ops_activations
 
 
 def linear(x):

@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import math
 
-from .. import functional as F
-from ..function import constant
+from ..engine import functional as F
+from ..engine.function import constant
 from . import activations
 from .conv_layers import same_padding
 from .embedding import mask_of
@@ -198,7 +198,7 @@ class AveragePooling1D(_Pooling1D):
 
 
 def _xp(t):
-    from ..function import xp_of
+    from ..engine.function import xp_of
     return xp_of(t.data)
 
 

@@ -18,8 +18,8 @@ import math
 
 import warnings
 
-from .. import functional as F
-from .. import regularizers
+from ..engine import functional as F
+from ..training import regularizers
 from . import activations
 from . import data_format as formats
 from .initializers import conv_fans

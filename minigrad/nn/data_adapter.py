@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import backend
-from ..tensor import Tensor
+from ..engine import backend
+from ..engine.tensor import Tensor
 
 
 def host(data):

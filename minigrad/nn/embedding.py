@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import weakref
 
-from .. import backend
-from ..ops.embedding import embedding_lookup
-from ..tensor import Tensor
+from ..engine import backend
+from ..engine.ops.embedding import embedding_lookup
+from ..engine.tensor import Tensor
 from .module import Module, _as_shape
 
 # ---------------------------------------------------------------------- masks beside tensors

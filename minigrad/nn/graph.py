@@ -16,11 +16,11 @@ layers keep speaking per-sample shapes (without the batch axis) as everywhere in
 """
 from __future__ import annotations
 
-from .. import autograd, backend
-from ..symbolic import (Evaluation, ProbeEvaluation, SymbolicTensor, _evaluations, _map_tensors,
+from ..engine import autograd, backend
+from ..engine.symbolic import (Evaluation, ProbeEvaluation, SymbolicTensor, _evaluations, _map_tensors,
                         evaluating, is_symbolic, probe_array)
-from ..symbolic import format_shape as format_full_shape
-from ..tensor import Tensor
+from ..engine.symbolic import format_shape as format_full_shape
+from ..engine.tensor import Tensor
 
 # ---------------------------------------------------------------------- shapes
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 
-from .. import backend
+from ..engine import backend
 
 
 def conv_fans(in_channels: int, out_channels: int, kernel_size) -> tuple:

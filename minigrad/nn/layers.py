@@ -10,9 +10,10 @@ from __future__ import annotations
 import math
 import warnings
 
-from .. import backend, regularizers
-from .. import functional as F
-from ..ops.movement import resolve_shape
+from ..engine import backend
+from ..training import regularizers
+from ..engine import functional as F
+from ..engine.ops.movement import resolve_shape
 from . import activations, graph
 from .data_format import image_data_format
 from .module import Module, _as_shape

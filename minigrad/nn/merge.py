@@ -11,8 +11,8 @@ d max(a, b) goes to the larger input.
 """
 from __future__ import annotations
 
-from ..ops import elementwise
-from ..ops.movement import concat
+from ..engine.ops import elementwise
+from ..engine.ops.movement import concat
 from .module import Module
 
 

@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import backend
-from ..tensor import Tensor
+from ..engine import backend
+from ..engine.tensor import Tensor
 
 
 def _arrays(y_true, y_pred):

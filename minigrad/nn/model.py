@@ -23,10 +23,10 @@ import weakref
 
 import numpy as np
 
-from .. import backend
-from .. import losses as losses_module
-from ..callbacks import History  # noqa: F401  (re-exported: nn.History, as before)
-from ..tensor import Tensor
+from ..engine import backend
+from ..training import losses as losses_module
+from ..training.callbacks import History  # noqa: F401  (re-exported: nn.History, as before)
+from ..engine.tensor import Tensor
 from . import graph, saving, training
 from .module import Module, format_shape, unique_name
 
@@ -34,7 +34,7 @@ _bound_by_compile = weakref.WeakSet()     # optimizers whose parameters a model'
 
 
 def _get_optimizer(optimizer):
-    from .. import optim
+    from ..training import optim
     if isinstance(optimizer, str):
         return optim.get(optimizer)
     if not hasattr(optimizer, "step") or not hasattr(optimizer, "bind"):

@@ -26,8 +26,8 @@ import contextlib
 import re
 from collections import defaultdict
 
-from .. import autograd, backend, symbolic
-from ..tensor import Tensor
+from ..engine import autograd, backend, symbolic
+from ..engine.tensor import Tensor
 from . import graph
 
 # ---------------------------------------------------------------------- names
@@ -454,7 +454,7 @@ class Module:
                      that joins the training loss through `losses`
         name, dtype  as Keras' add_weight; Keras-only options (constraint=...) are refused
         """
-        from .. import regularizers
+        from ..training import regularizers
         from . import initializers
         if keras_options:
             raise TypeError(f"add_weight of layer '{self.name}': unsupported options {sorted(keras_options)}")

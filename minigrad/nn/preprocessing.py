@@ -49,11 +49,11 @@ from __future__ import annotations
 import math
 import numbers
 
-from .. import backend
-from ..function import constant
-from ..ops.elementwise import where
-from ..ops.indexing import take_along_axis
-from ..tensor import Tensor
+from ..engine import backend
+from ..engine.function import constant
+from ..engine.ops.elementwise import where
+from ..engine.ops.indexing import take_along_axis
+from ..engine.tensor import Tensor
 from .conv_layers import ImageLayer
 from .module import Module
 

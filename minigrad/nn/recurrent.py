@@ -33,11 +33,11 @@ Options shared by all three (Keras names and defaults):
 """
 from __future__ import annotations
 
-from .. import backend
-from .. import functional as F
-from ..function import constant
-from ..ops.movement import concat, stack
-from ..tensor import Tensor, zeros
+from ..engine import backend
+from ..engine import functional as F
+from ..engine.function import constant
+from ..engine.ops.movement import concat, stack
+from ..engine.tensor import Tensor, zeros
 from . import activations
 from .embedding import attach_mask, mask_of
 from .module import Module, _as_shape

@@ -24,9 +24,9 @@ import zlib
 
 import numpy as np
 
-from .. import backend
-from ..files import atomic_write
-from ..tensor import Tensor
+from ..engine import backend
+from ..training.files import atomic_write
+from ..engine.tensor import Tensor
 
 FORMAT = "minigrad-weights-1"
 

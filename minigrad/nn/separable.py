@@ -22,8 +22,8 @@ Gradients come from F.conv2d's grouped convolution node (ops/conv.py), nothing n
 """
 from __future__ import annotations
 
-from .. import functional as F
-from .. import regularizers
+from ..engine import functional as F
+from ..training import regularizers
 from . import activations
 from .conv_layers import ImageLayer, _check_padding, conv_output_length, kernel_geometry, same_padding
 from .initializers import conv_fans

@@ -14,14 +14,14 @@ next summary() and forward pass show the new last layer's output.
 """
 from __future__ import annotations
 
-from .. import symbolic
+from ..engine import symbolic
 from . import graph
 from .layers import InputLayer
 from .model import LayerList, Model
 from .module import Module
 
 
-from ..tensor import Tensor  # noqa: E402
+from ..engine.tensor import Tensor  # noqa: E402
 
 
 class Sequential(Model):

@@ -22,10 +22,10 @@ import warnings
 
 import numpy as np
 
-from .. import autograd, backend
-from .. import callbacks as callbacks_module
-from .. import losses as losses_module
-from ..tensor import Tensor
+from ..engine import autograd, backend
+from ..training import callbacks as callbacks_module
+from ..training import losses as losses_module
+from ..engine.tensor import Tensor
 from . import data_adapter as data
 from . import metrics as metrics_module
 
@@ -465,7 +465,7 @@ def run_evaluation(model, source, hooks=None) -> dict:
 
 def evaluate(model, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None,
              callbacks=None, return_dict=False):
-    from .progress import ProgressBar
+    from ..training.progress import ProgressBar
     model._require_compiled("evaluate")
     batch_size = check_positive_int("evaluate", "batch_size", 32 if batch_size is None else batch_size)
     verbose = 1 if verbose == "auto" else int(verbose)
@@ -488,7 +488,7 @@ def evaluate(model, x=None, y=None, batch_size=None, verbose="auto", sample_weig
 
 
 def predict(model, x, batch_size=None, verbose=0, steps=None, callbacks=None):
-    from .progress import ProgressBar
+    from ..training.progress import ProgressBar
     batch_size = check_positive_int("predict", "batch_size", 32 if batch_size is None else batch_size)
     if data.is_batch_iterable(x):
         source = data.IterableBatches(x, steps, "predict")

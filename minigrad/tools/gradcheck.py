@@ -17,8 +17,8 @@ import warnings
 
 import numpy as np
 
-from . import autograd, backend
-from .tensor import Tensor, zeros_like
+from ..engine import autograd, backend
+from ..engine.tensor import Tensor, zeros_like
 
 
 class GradcheckError(AssertionError):

@@ -52,9 +52,9 @@ from __future__ import annotations
 
 import math
 
-from . import backend
-from .autograd import no_grad
-from .tensor import Tensor
+from ..engine import backend
+from ..engine.autograd import no_grad
+from ..engine.tensor import Tensor
 
 np = backend.np   # host arrays for state_dict only; updates use the parameters' own xp
 

@@ -104,7 +104,7 @@ _anomaly_lock = threading.Lock()
 
 # minigrad's own files are those under the package's folder; a user's folder that happens to
 # be called "minigrad" (a clone of this repository, a project of that name) is not.
-PACKAGE_DIR = os.path.normcase(os.path.dirname(os.path.abspath(__file__))) + os.sep
+PACKAGE_DIR = os.path.normcase(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))) + os.sep  # minigrad/
 
 
 def is_minigrad_file(filename: str) -> bool:

@@ -113,7 +113,7 @@ class ProgbarLogger(Callback):
         self._bar = None
 
     def on_epoch_begin(self, epoch, logs=None):
-        from .nn.progress import ProgressBar
+        from .progress import ProgressBar
         if self.verbose:
             print(f"Epoch {epoch + 1}/{self.params.get('epochs')}")
         self._bar = ProgressBar(self.params.get("steps") or 0, self.verbose)

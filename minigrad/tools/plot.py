@@ -34,7 +34,7 @@ from collections import deque
 
 import numpy as np
 
-from .files import atomic_write
+from ..training.files import atomic_write
 
 __all__ = ["image_grid", "latent_scatter", "manifold", "curves", "confusion_matrix",
            "distribution_bars", "draw_graph", "draw_model", "DPI"]
@@ -101,8 +101,8 @@ def _figure(figsize, layout="constrained"):
 
 def _host(x, what: str) -> np.ndarray:
     """A NumPy array from a Tensor (any device), a backend array or array-like data."""
-    from . import backend
-    from .tensor import Tensor
+    from ..engine import backend
+    from ..engine.tensor import Tensor
     if isinstance(x, Tensor):
         return x.numpy()
     if backend.is_backend_array(x):
@@ -123,7 +123,7 @@ def _numeric(a: np.ndarray, what: str) -> np.ndarray:
 
 def _scalar(v) -> float:
     """A float from a Python number, NumPy scalar or one-element Tensor."""
-    from .tensor import Tensor
+    from ..engine.tensor import Tensor
     if isinstance(v, Tensor):
         return float(v.item())
     return float(np.asarray(v).reshape(()))
@@ -732,7 +732,7 @@ def _graph_of(tensor, show_shapes=True):
     nodes: key -> {"kind", "head", "detail"} in discovery order (output first, then inputs in
     order); edges: {(src_key, dst_key): count}, src feeding dst (count > 1: used twice).
     """
-    from .tensor import Tensor
+    from ..engine.tensor import Tensor
     if not isinstance(tensor, Tensor):
         raise TypeError(f"draw_graph needs a minigrad Tensor, got {type(tensor).__name__}")
     nodes, edges = {}, {}
@@ -1124,8 +1124,8 @@ _MODEL_KINDS = {  # kind: (face colour, edge colour, legend text, rounded box)
 
 def _layer_graph(model):
     """The graph of layer calls behind a functional or Sequential model (minigrad.nn.graph.Graph)."""
-    from .nn.model import Model
-    from .nn.sequential import Sequential
+    from ..nn.model import Model
+    from ..nn.sequential import Sequential
     if isinstance(model, Sequential):
         try:
             model.inputs                          # traces the stack once it is built
@@ -1143,14 +1143,14 @@ def _layer_graph(model):
 def _model_graph_of(model, show_shapes=True, show_layer_names=True):
     """(nodes, edges) in draw_graph's format: one box per layer (a shared layer once, with an
     arrow from each of its callers), one per recorded op, one per model output."""
-    from .nn.graph import InputNode
-    from .nn.module import format_shape
+    from ..nn.graph import InputNode
+    from ..nn.module import format_shape
     graph = _layer_graph(model)
     nodes, edges, key_of_node = {}, {}, {}
 
     def layer_kind(layer):
-        from .nn.layers import InputLayer
-        from .nn.module import Module
+        from ..nn.layers import InputLayer
+        from ..nn.module import Module
         if isinstance(layer, InputLayer):
             return "input"
         if not layer.trainable and layer.weights:

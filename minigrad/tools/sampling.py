@@ -18,10 +18,10 @@ softmax. Tokens of probability 0 keep probability 0 at every temperature.
 """
 from __future__ import annotations
 
-from . import backend
-from .ops.elementwise import log
-from .ops.reduce import softmax
-from .tensor import Tensor
+from ..engine import backend
+from ..engine.ops.elementwise import log
+from ..engine.ops.reduce import softmax
+from ..engine.tensor import Tensor
 
 
 def _check_temperature(temperature) -> float:

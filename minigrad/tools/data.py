@@ -45,7 +45,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .files import atomic_write
+from ..training.files import atomic_write
 
 __all__ = [
     "MNIST", "load_mnist", "download_mnist", "data_home", "MNIST_BASE_URLS", "MNIST_CHECKSUMS",
@@ -1067,7 +1067,7 @@ def _rng(seed):
     if isinstance(seed, np.random.Generator):
         return seed
     if seed is None:
-        from . import backend
+        from ..engine import backend
         return backend.generator("cpu")   # follows mg.manual_seed
     return np.random.default_rng(seed)
 

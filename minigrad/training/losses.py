@@ -41,12 +41,12 @@ from __future__ import annotations
 
 import math
 
-from . import backend
-from .function import constant, xp_of
-from .ops.elementwise import expm1, where
-from .ops.losses import EPSILON, BinaryCrossentropyFromProbs, BinaryCrossentropyWithLogits
-from .ops.reduce import log_softmax
-from .tensor import Tensor
+from ..engine import backend
+from ..engine.function import constant, xp_of
+from ..engine.ops.elementwise import expm1, where
+from ..engine.ops.losses import EPSILON, BinaryCrossentropyFromProbs, BinaryCrossentropyWithLogits
+from ..engine.ops.reduce import log_softmax
+from ..engine.tensor import Tensor
 
 _REDUCTIONS = {"mean": "mean", "sum_over_batch_size": "mean", "sum": "sum", "none": "none",
                None: "none"}

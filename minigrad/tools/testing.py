@@ -49,8 +49,8 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess by th
         "pip install 'minigrad[test]'  (or: pip install hypothesis)") from exc
 
 from .gradcheck import GradcheckError, gradcheck, gradgradcheck
-from .ops.conv import _conv_out_hw, _conv_transpose_out_hw
-from .tensor import Tensor
+from ..engine.ops.conv import _conv_out_hw, _conv_transpose_out_hw
+from ..engine.tensor import Tensor
 
 __all__ = [
     "shapes", "broadcastable_shapes", "elements", "arrays", "tensors", "axes", "shape_and_axes",
