@@ -241,3 +241,108 @@ def test_gradgradcheck_without_floating_inputs_is_refused():
                          ids=["neg", "scale", "sum", "index"])
 def test_gradgradcheck_passes_on_linear_ops(fn):
     assert gradgradcheck(fn, t(A, "cpu")) is True
+
+
+# ----------------------------------------------------------------------------- check_gradients, in plain words
+
+from minigrad.gradcheck import Verdict, check_arrays, check_gradients  # noqa: E402
+
+
+class LearnerMul(Function):
+    """z = x*y, with the backward chosen per test through `mistake`."""
+    mistake = None
+
+    def forward(self, x, y):
+        return x * y
+
+    def backward(self, g):
+        x, y = self.inputs
+        if self.mistake == "unwritten":
+            raise NotImplementedError("Exercise: dL/dx and dL/dy")
+        if self.mistake == "swapped":
+            return g * x, g * y
+        if self.mistake == "sign":
+            return g * y, -(g * x)
+        if self.mistake == "zeros":
+            return g * y, None
+        if self.mistake == "crash":
+            return g * y, g @ x
+        return g * y, g * x
+
+
+def mul_with(mistake):
+    return type(f"Mul_{mistake}", (LearnerMul,), {"mistake": mistake})
+
+
+def test_check_gradients_passes_a_right_backward_and_names_the_inputs(device):
+    verdict = check_gradients(mul_with(None), t(A, device), t(B, device))
+    assert isinstance(verdict, Verdict) and verdict
+    assert verdict.message.startswith("✓ Mul_None: the gradients of x (2, 3), y (2, 3) match"), verdict
+    assert verdict.raise_if_failed() is verdict
+
+
+@pytest.mark.parametrize("mistake, words", [
+    ("unwritten", ["the backward is not written yet (Exercise: dL/dx and dL/dy)",
+                   "Replace the `raise NotImplementedError`"]),
+    ("swapped", ["the gradient of `x` (input 0, shape (2, 3)) is wrong",
+                 "is the right gradient for `y`: are the returned gradients in the wrong order"]),
+    ("sign", ["the gradient of `y` (input 1, shape (2, 3)) is wrong", "the sign flipped"]),
+    ("zeros", ["the gradient of `y`", "every element of your gradient is 0"]),
+    ("crash", ["the backward raised ValueError"]),
+])
+def test_check_gradients_says_what_is_wrong(mistake, words, device):
+    verdict = check_gradients(mul_with(mistake), t(A, device), t(B, device))
+    assert not verdict
+    for phrase in words:
+        assert phrase in verdict.message, verdict.message
+    if mistake == "sign":          # only the wrong input is reported
+        assert "`x`" not in verdict.message
+    with pytest.raises(AssertionError, match="✗ Mul_"):
+        verdict.raise_if_failed()
+
+
+def test_check_gradients_reports_the_worst_element_with_both_values():
+    verdict = check_gradients(OffByOneElement, t(A, "cpu"))
+    assert not verdict
+    # x^2 at A[1, 2] = -0.7: 2x = -1.4 numerically; the planted backward adds 5 g there
+    match = re.search(r"at element \(1, 2\): your backward gives (\S+), finite differences give (\S+) ",
+                      verdict.message)
+    assert match, verdict.message
+    yours, numerical = float(match.group(1)), float(match.group(2).rstrip(","))
+    v = np.random.default_rng(0).standard_normal((2, 3))[1, 2]     # the check's upstream gradient
+    assert numerical == pytest.approx(-1.4 * v, rel=1e-5)
+    assert yours == pytest.approx((-1.4 + 5.0) * v, rel=1e-5)
+    assert "1 of 6 element(s) are off" in verdict.message
+
+
+def test_check_gradients_with_a_hand_written_gradient_and_a_constant_factor():
+    x = t([0.5, -1.0, 2.0], "cpu")
+    assert check_gradients(lambda a: (a * a).sum(), x, analytic=lambda a: 2 * a)
+    half = check_gradients(lambda a: (a * a).sum(), x, analytic=lambda a: a, name="square")
+    assert not half and "your gradient is 0.5 times the right one" in half.message
+    assert "your gradient function gives" in half.message
+    scalar = mg.tensor(0.3, dtype="float64", requires_grad=True)   # 0-d inputs arrive as floats
+    assert check_gradients(lambda a: a.exp(), scalar, analytic=lambda a: float(np.exp(a)))
+    wrong_count = check_gradients(lambda a, b: (a * b).sum(), x, x, analytic=lambda a, b: b)
+    assert not wrong_count and "returned 1 value(s), one per input is needed (2: a, b)" in wrong_count.message
+
+
+def test_check_gradients_reports_a_forward_that_raises_and_a_wrong_shape():
+    def forward_fails(x):
+        raise NotImplementedError("Exercise 0")
+    verdict = check_gradients(forward_fails, t(A, "cpu"))
+    assert not verdict and "the forward is not written yet (Exercise 0)" in verdict.message
+    shape = check_gradients(lambda a: a.sum(), t(A, "cpu"), analytic=lambda a: np.ones(3))
+    assert not shape and "has shape (3,); it must have the input's shape" in shape.message
+    with pytest.raises(ValueError, match="no floating-point tensor"):
+        check_gradients(lambda a: a, 3)
+
+
+def test_check_arrays_in_plain_words():
+    assert check_arrays([1.0, 2.0], np.array([1.0, 2.0]), what="cols")
+    shape = check_arrays(np.ones(3), np.ones((3, 1)), what="cols", against="F.conv2d's")
+    assert not shape and shape.message == "✗ cols has shape (3,), F.conv2d's have shape (3, 1)."
+    value = check_arrays([1.0, 2.5, 3.0], [1.0, 2.0, 3.0], what="cols")
+    assert not value and "at element (1,) yours is 2.5, expected 2; 1 of 3 element(s) are off" in value.message
+    assert not check_arrays([np.nan], [1.0])
+    assert not check_arrays(object(), [1.0])

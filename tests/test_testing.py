@@ -383,3 +383,59 @@ def test_relu_gradients(x):
 def test_broadcasting_example(ab):
     a, b = ab
     assert_gradients_match(lambda x, y: mg.tanh(x) * y.relu(), a, b)
+
+
+# ----------------------------------------------------------------------------- check_property, assert_model_gradients
+
+from minigrad import nn  # noqa: E402
+from minigrad.testing import assert_model_gradients, check_property  # noqa: E402
+
+
+def test_check_property_passes_and_reports_the_smallest_failing_example():
+    def same_length(shape_pair):
+        """the two shapes have the same number of axes"""
+        assert len(shape_pair[0]) == len(shape_pair[1]), f"{len(shape_pair[0])} != {len(shape_pair[1])} axes"
+    verdict = check_property(same_length, broadcastable_shapes(2, max_dims=2), max_examples=40)
+    assert not verdict
+    assert verdict.message.startswith("✗ the two shapes have the same number of axes: fails for the "
+                                      "smallest example hypothesis found:"), verdict.message
+    # shrinking goes down to one shape with no axes and one with a single axis of size 1
+    assert "arguments: ((), (1,))" in verdict.message or "arguments: ((1,), ())" in verdict.message
+    assert "AssertionError: 0 != 1 axes" in verdict.message or "AssertionError: 1 != 0 axes" in verdict.message
+    held = check_property(lambda s: None, shapes(), name="anything", max_examples=7)
+    assert held and held.message == "✓ anything: held for 7 drawn examples (hypothesis)."
+
+
+def test_check_property_says_when_the_code_is_not_written_and_shows_arrays():
+    def unwritten(a):
+        raise NotImplementedError("Exercise 3a")
+    verdict = check_property(unwritten, arrays(shapes(max_dims=1)), name="p")
+    assert not verdict and "✗ p: the code under test is not written yet (Exercise 3a)." in verdict.message
+
+    def positive(a):
+        assert (a > 0).all(), "not all positive"
+    arrays_fail = check_property(positive, arrays((2,)), name="positive")
+    assert not arrays_fail and "arguments: array of shape (2,):" in arrays_fail.message
+
+
+def test_assert_model_gradients_accepts_a_numpy_x_as_assert_gradients_match_does(device):
+    model = nn.Dense(2)
+    model(mg.tensor(np.zeros((1, 3))))                       # build it
+    model.to(device, dtype="float64")
+    x = np.random.default_rng(0).normal(size=(4, 3))         # a NumPy array, not a Tensor
+    assert assert_model_gradients(model, lambda x: (model(x) ** 2).sum(), x)
+    assert assert_model_gradients(model, lambda x: (model(x) ** 2).sum(), x.astype(np.float32))
+    with pytest.raises(TypeError, match="assert_model_gradients: x must be a Tensor or a floating NumPy array"):
+        assert_model_gradients(model, lambda x: model(x).sum(), [[1.0, 2.0, 3.0]])
+
+
+def test_assert_model_gradients_with_a_numpy_x_still_catches_a_wrong_gradient():
+    model = nn.Dense(2)
+    model(mg.tensor(np.zeros((1, 3))))
+    model.to("cpu", dtype="float64")
+
+    def cut_loss(x):            # the value depends on x and the weights, the graph does not
+        return model(x).sum() * 0 + mg.tensor((model(x) ** 2).sum().item())
+    x = np.random.default_rng(1).normal(size=(2, 3))
+    with pytest.raises(GradcheckError, match="input 0 \\(shape \\(2, 3\\)"):
+        assert_model_gradients(model, cut_loss, x)

@@ -13,6 +13,7 @@ evaluations per direction instead of two per element, so it scales to conv-sized
 """
 from __future__ import annotations
 
+import inspect
 import warnings
 
 import numpy as np
@@ -190,3 +191,222 @@ def gradgradcheck(fn, *inputs, eps=1e-6, atol=1e-5, rtol=1e-3, method="central",
 
     leaves = [Tensor._make(x.data).requires_grad_(True) if i in checked else x for i, x in enumerate(inputs)]
     return gradcheck(first_derivative, *leaves, *vs, eps=eps, atol=atol, rtol=rtol, method=method, seed=seed)
+
+
+# ----------------------------------------------------------------------------- plain-words checks
+# gradcheck's report is for engineers: input index, tolerance, numbers. A learner writing their
+# first backward needs more: which argument (by name), whether the forward or the backward
+# broke, what the numbers suggest (all zeros, a flipped sign, a constant factor, the gradients
+# of two inputs swapped). check_gradients and check_arrays answer in those words and return a
+# Verdict, which a notebook shows as its text and a test can assert on.
+
+class Verdict:
+    """The outcome of a check: ``bool(v)`` is whether it passed, ``str(v)`` says why in plain words.
+
+    A notebook cell that ends with a check shows the text (``repr``); ``v.raise_if_failed()``
+    turns a failure into an AssertionError carrying the same text, for tests.
+    """
+
+    def __init__(self, passed: bool, message: str):
+        self.passed = bool(passed)
+        self.message = message
+
+    def __bool__(self):
+        return self.passed
+
+    def __str__(self):
+        return self.message
+
+    __repr__ = __str__
+
+    def raise_if_failed(self):
+        if not self.passed:
+            raise AssertionError(self.message)
+        return self
+
+
+def _display_name(fn):
+    if isinstance(fn, type):
+        return fn.__name__
+    owner = getattr(fn, "__self__", None)           # SomeOp.apply
+    if isinstance(owner, type):
+        return owner.__name__
+    return getattr(fn, "__name__", None) or type(fn).__name__
+
+
+def _argument_names(fn, count):
+    """The names of fn's positional parameters (forward's for a Function), or x0, x1, ..."""
+    target = fn
+    if isinstance(fn, type):
+        target = fn.forward
+    elif isinstance(getattr(fn, "__self__", None), type):
+        target = fn.__self__.forward
+    try:
+        params = [p.name for p in inspect.signature(target).parameters.values()
+                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    except (TypeError, ValueError):
+        params = []
+    if params and params[0] == "self":
+        params = params[1:]
+    return [params[i] if i < len(params) else f"x{i}" for i in range(count)]
+
+
+def _not_written(exc):
+    return isinstance(exc, NotImplementedError)
+
+
+def _raised(stage, name, exc):
+    if _not_written(exc):
+        detail = f" ({exc})" if str(exc) else ""
+        return (f"✗ {name}: the {stage} is not written yet{detail}.\n"
+                f"  Replace the `raise NotImplementedError` in the {stage} with your code, then run "
+                "this check again.")
+    return (f"✗ {name}: the {stage} raised {type(exc).__name__}: {exc}\n"
+            f"  The check could not compare anything: fix the {stage} so that it runs, then run "
+            "this check again.")
+
+
+def _hint(analytic, numerical, other_numericals, names, index_of):
+    """One sentence about what the numbers suggest, or '' when nothing stands out."""
+    scale = max(float(np.max(np.abs(numerical), initial=0.0)), 1e-12)
+    if np.all(analytic == 0) and np.any(np.abs(numerical) > 1e-8):
+        return ("every element of your gradient is 0: does the backward return a term for this "
+                "input (and not None or zeros)?")
+    if not np.all(np.isfinite(analytic)):
+        return "your gradient has NaN or inf elements: a division by zero or a log of 0?"
+    if np.allclose(analytic, -numerical, atol=1e-6 * scale, rtol=1e-4):
+        return "your gradient is the right one with the sign flipped."
+    mask = np.abs(numerical) > 1e-6 * scale
+    if mask.any():
+        ratios = analytic[mask] / numerical[mask]
+        if np.allclose(ratios, ratios.flat[0], rtol=1e-4) and not np.isclose(ratios.flat[0], 1.0):
+            return (f"your gradient is {float(ratios.flat[0]):.6g} times the right one everywhere: "
+                    "a constant factor is missing or extra (a 2 from a square, a 1/N from a mean?).")
+    for j, other in other_numericals.items():
+        if other.shape == analytic.shape and np.allclose(analytic, other, atol=1e-6 * scale, rtol=1e-4):
+            return (f"your gradient for `{names[index_of]}` is the right gradient for `{names[j]}`: "
+                    "are the returned gradients in the wrong order, or the inputs mixed up?")
+    return ""
+
+
+def check_gradients(fn, *inputs, analytic=None, name=None, eps=1e-6, atol=1e-5, rtol=1e-3, seed=0):
+    """Check a backward against finite differences and say, in plain words, what is wrong.
+
+    fn        a Function subclass (its .apply is called), or a function of the inputs
+              returning a tensor (or a tuple of tensors)
+    inputs    Tensors (float64 for a meaningful check) and any other arguments
+    analytic  optional: your own gradient function instead of minigrad's backward. It gets
+              the inputs' values (NumPy arrays, or floats for 0-d inputs) and returns dL/dx for
+              each checked input, where L = fn(*inputs).sum() (the output must be a scalar or
+              you compute the gradient of the sum)
+    name      what to call fn in the message (default: its name)
+
+    Returns a Verdict: true when every gradient matches. Otherwise its text names the stage
+    that failed (forward, backward, not written yet), the input by its parameter name, the
+    element with the largest error, your value and the numerical one, and a hint when the
+    numbers suggest one (all zeros, the sign flipped, a constant factor, two inputs swapped).
+    """
+    call = fn.apply if isinstance(fn, type) else fn
+    name = name or _display_name(fn)
+    names = _argument_names(fn, len(inputs))
+    checked = _checked_inputs(inputs)
+    if not checked:
+        raise ValueError(f"check_gradients({name}): no floating-point tensor among the inputs "
+                         f"({', '.join(type(x).__name__ for x in inputs)}); pass mg.tensor(..., "
+                         "dtype='float64', requires_grad=True) values")
+    rng = np.random.default_rng(seed)
+    try:
+        with autograd.no_grad():
+            outputs = _outputs(call(*inputs))
+    except Exception as exc:        # the learner's forward: report it, whatever it raised
+        return Verdict(False, _raised("forward", name, exc))
+    if not outputs:
+        return Verdict(False, f"✗ {name}: the forward returned no floating-point tensor "
+                              "(did it return an array instead of the result of .apply?)")
+    if analytic is None:
+        vs, loss = _projection(outputs, rng)
+        try:
+            grads = _analytic(call, inputs, checked, vs)
+        except Exception as exc:
+            return Verdict(False, _raised("backward", name, exc))
+        stage = "backward"
+    else:
+        vs = [np.ones(y.shape) for y in outputs]
+
+        def loss(ys):
+            return float(sum(np.sum(backend.to_numpy(y.data).astype(np.float64)) for y in ys))
+        values = [backend.to_numpy(inputs[i].data).astype(np.float64) for i in checked]
+        values = [float(v) if v.ndim == 0 else v for v in values]
+        try:
+            result = analytic(*values)
+        except Exception as exc:
+            return Verdict(False, _raised("gradient function", name, exc))
+        result = result if isinstance(result, (tuple, list)) else (result,)
+        if len(result) != len(checked):
+            return Verdict(False, f"✗ {name}: your gradient function returned {len(result)} "
+                                  f"value(s), one per input is needed ({len(checked)}: "
+                                  f"{', '.join(names[i] for i in checked)})")
+        grads = [np.asarray(backend.to_numpy(g.data) if isinstance(g, Tensor) else g, dtype=np.float64)
+                 for g in result]
+        stage = "gradient function"
+    numericals = {i: numerical_grad(call, inputs, i, loss, eps) for i in checked}
+
+    lines, worst_ok = [], 0.0
+    for i, g in zip(checked, grads):
+        numerical = numericals[i]
+        label = f"`{names[i]}` (input {i}, shape {tuple(numerical.shape)})"
+        if g.shape != numerical.shape:
+            lines.append(f"✗ {name}: the gradient of {label} has shape {tuple(g.shape)}; it must have "
+                         "the input's shape (sum over the axes that broadcasting added?)")
+            continue
+        error = np.abs(g - numerical)
+        allowed = atol + rtol * np.abs(numerical)
+        bad = ~(error <= allowed)
+        if not bad.any():
+            worst_ok = max(worst_ok, float(np.max(error, initial=0.0)))
+            continue
+        worst = np.unravel_index(np.argmax(np.where(np.isfinite(error), error, np.inf)), error.shape)
+        where = f"at element {tuple(int(k) for k in worst)}" if g.ndim else "its value"
+        text = (f"✗ {name}: the gradient of {label} is wrong.\n"
+                f"  {where}: your {stage} gives {float(g[worst]):.6g}, finite differences give "
+                f"{float(numerical[worst]):.6g} (difference {float(error[worst]):.3g}, allowed "
+                f"{float(allowed[worst]):.3g}); {int(bad.sum())} of {bad.size} element(s) are off.")
+        hint = _hint(g, numerical, {j: n for j, n in numericals.items() if j != i}, names, i)
+        if hint:
+            text += f"\n  Hint: {hint}"
+        lines.append(text)
+    if lines:
+        return Verdict(False, "\n".join(lines))
+    listed = ", ".join(f"{names[i]} {tuple(numericals[i].shape)}" for i in checked)
+    return Verdict(True, f"✓ {name}: the gradients of {listed} match finite differences "
+                         f"(largest difference {worst_ok:.2g}).")
+
+
+def check_arrays(yours, expected, what="your result", against="the expected values", atol=1e-6,
+                 rtol=1e-5):
+    """Compare an array you computed with the expected one; a Verdict in plain words.
+
+    Says whether the shapes differ, where the largest difference is (your value and the
+    expected one) and how many elements are off.
+
+        check_arrays(my_im2col(x), reference, what="im2col(x)", against="F.conv2d's columns")
+    """
+    try:
+        mine = np.asarray(backend.to_numpy(yours.data) if isinstance(yours, Tensor) else yours,
+                          dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        return Verdict(False, f"✗ {what} is not an array of numbers ({type(yours).__name__}: {exc})")
+    ref = np.asarray(backend.to_numpy(expected.data) if isinstance(expected, Tensor) else expected,
+                     dtype=np.float64)
+    if mine.shape != ref.shape:
+        return Verdict(False, f"✗ {what} has shape {mine.shape}, {against} have shape {ref.shape}.")
+    error = np.abs(mine - ref)
+    bad = ~(error <= atol + rtol * np.abs(ref))
+    if bad.any():
+        worst = np.unravel_index(np.argmax(np.where(np.isfinite(error), error, np.inf)), error.shape)
+        where = f"at element {tuple(int(k) for k in worst)}" if mine.ndim else "the value"
+        return Verdict(False, f"✗ {what} differs from {against}: {where} yours is "
+                              f"{float(mine[worst]):.6g}, expected {float(ref[worst]):.6g}; "
+                              f"{int(bad.sum())} of {bad.size} element(s) are off.")
+    return Verdict(True, f"✓ {what} matches {against} (shape {mine.shape}, largest difference "
+                         f"{float(np.max(error, initial=0.0)):.2g}).")

@@ -28,6 +28,12 @@ Strategies
     conv_geometries        consistent conv / transposed-conv settings (ConvGeometry)
 Helpers
     assert_gradients_match  gradcheck (and gradgradcheck) as an assertion for tests
+    assert_model_gradients  the same for a whole model: d loss / d x and every trainable weight
+Checks in plain words (for notebooks and learners; each returns a Verdict: true or false, and
+its text says what is wrong -- which input, your value vs the numerical one, a hint)
+    check_gradients         a backward (or your own gradient function) vs finite differences
+    check_arrays            an array you computed vs the expected one
+    check_property          a property over hypothesis-drawn examples; the smallest failing one
     reduced_shape, conv_output_size, conv_transpose_output_size   shape arithmetic for references
 
 Needs hypothesis (``pip install 'minigrad[test]'``); ``import minigrad`` itself does not.
@@ -40,7 +46,9 @@ from dataclasses import dataclass
 import numpy as np
 
 try:
+    from hypothesis import HealthCheck, Phase, find, settings
     from hypothesis import strategies as st
+    from hypothesis.errors import NoSuchExample
     from hypothesis.errors import InvalidArgument
     from hypothesis.extra import numpy as hnp
 except ImportError as exc:  # pragma: no cover - exercised in a subprocess by the tests
@@ -48,14 +56,16 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess by th
         "minigrad.testing needs the 'hypothesis' package, which is not installed: "
         "pip install 'minigrad[test]'  (or: pip install hypothesis)") from exc
 
-from .gradcheck import GradcheckError, gradcheck, gradgradcheck
+from .gradcheck import (GradcheckError, Verdict, check_arrays, check_gradients, gradcheck,
+                        gradgradcheck)
 from ..engine.ops.conv import _conv_out_hw, _conv_transpose_out_hw
 from ..engine.tensor import Tensor
 
 __all__ = [
     "shapes", "broadcastable_shapes", "elements", "arrays", "tensors", "axes", "shape_and_axes",
     "reduced_shape", "ConvGeometry", "conv_geometries", "conv_output_size",
-    "conv_transpose_output_size", "assert_gradients_match",
+    "conv_transpose_output_size", "assert_gradients_match", "assert_model_gradients",
+    "Verdict", "check_gradients", "check_arrays", "check_property",
 ]
 
 
@@ -545,5 +555,71 @@ def assert_model_gradients(model, loss_fn, x, method="central", n_directions=4, 
                 setattr(m, attr, p)
 
     weights = [Tensor(getattr(m, attr).data, requires_grad=True) for m, attr in slots]
-    return gradcheck(fn, x.detach().requires_grad_(), *weights, method=method,
+    if isinstance(x, Tensor):
+        x = x.detach().requires_grad_()
+    elif isinstance(x, np.ndarray) and np.issubdtype(x.dtype, np.floating):
+        # as assert_gradients_match does: a float64 leaf, on the weights' device
+        device = weights[0].device if weights else None
+        x = Tensor(x.astype(np.float64), requires_grad=True, device=device)
+    else:
+        raise TypeError(f"assert_model_gradients: x must be a Tensor or a floating NumPy array, got "
+                        f"{type(x).__name__}; wrap it with mg.tensor(x, dtype='float64')")
+    return gradcheck(fn, x, *weights, method=method,
                      n_directions=n_directions, eps=eps, atol=atol, rtol=rtol)
+
+
+def check_property(prop, *strategies, name=None, max_examples=50):
+    """Run ``prop(*drawn)`` on hypothesis-drawn examples; a Verdict in plain words.
+
+    prop        a function that raises (an assert, a Verdict's raise_if_failed) when the
+                property does not hold for its arguments
+    strategies  one hypothesis strategy per argument of prop
+    name        what the property says, for the message (default: prop's docstring or name)
+
+    When some example fails, hypothesis shrinks it to the smallest one it can find, and the
+    text shows that example and the error it raised. The search is derandomised, so a
+    notebook shows the same text on every run.
+
+        check_property(lambda s: ..., broadcastable_shapes(2), name="unbroadcast undoes broadcasting")
+    """
+    name = name or ((prop.__doc__ or "").strip().splitlines() or [_describe(prop)])[0]
+
+    def fails(args):
+        try:
+            prop(*args)
+        except Exception:       # the learner's code: any exception is a failure to report
+            return True
+        return False
+
+    search = settings(max_examples=max_examples, database=None, derandomize=True, deadline=None,
+                      phases=[Phase.generate, Phase.shrink],
+                      suppress_health_check=list(HealthCheck))
+    try:
+        example = find(st.tuples(*strategies), fails, settings=search)
+    except NoSuchExample:
+        return Verdict(True, f"✓ {name}: held for {max_examples} drawn examples (hypothesis).")
+    try:
+        prop(*example)
+    except NotImplementedError as exc:
+        detail = f" ({exc})" if str(exc) else ""
+        return Verdict(False, f"✗ {name}: the code under test is not written yet{detail}.\n"
+                              "  Replace the `raise NotImplementedError` with your code, then run "
+                              "this check again.")
+    except Exception as exc:
+        shown = ", ".join(_short_repr(a) for a in example)
+        return Verdict(False, f"✗ {name}: fails for the smallest example hypothesis found:\n"
+                              f"  arguments: {shown}\n"
+                              f"  {type(exc).__name__}: {exc}")
+    return Verdict(False, f"✗ {name}: failed on an example that passes when run again "
+                          "(does the property depend on randomness or on state?)")
+
+
+def _short_repr(value, limit=300):
+    if isinstance(value, Tensor):
+        value = value.numpy()
+    if isinstance(value, np.ndarray):
+        with np.printoptions(precision=4, threshold=20):
+            text = f"array of shape {value.shape}: {np.array2string(value, separator=', ')}"
+    else:
+        text = repr(value)
+    return text if len(text) <= limit else text[:limit] + " ..."
