@@ -23,6 +23,7 @@ import importlib.util
 import sys
 
 from .engine.autograd import detect_anomaly, enable_grad, grad, is_grad_enabled, no_grad, set_grad_enabled  # noqa: F401
+from .engine.tape import GradientTape  # noqa: F401
 from .engine.backend import cuda_is_available, get_default_device, manual_seed, set_default_device  # noqa: F401
 from .engine.tensor import (Tensor, arange, from_dlpack, full, ones, ones_like, rand, randn,  # noqa: F401
                             tensor, zeros, zeros_like)

@@ -5,6 +5,7 @@
     tensor.py      Tensor and the creation helpers
     function.py    Function: the graph node (forward above backward), unbroadcast
     autograd.py    the backward walk, mg.grad, no_grad, detect_anomaly
+    tape.py        GradientTape: TensorFlow's spelling of mg.grad, for Keras lessons
     symbolic.py    symbolic tensors for the functional API (ops on them are recorded)
     ops/           one file per op family (ops/__init__.py: the registry)
     functional.py  F: activations, softmax, conv, pooling, dropout, batch norm, built from ops/

@@ -16,14 +16,17 @@ Files, in reading order:
     activations.py   activation functions by Keras name
     layers.py        Dense, BatchNormalization, Dropout, LeakyReLU, Activation, Flatten, Reshape, Input
     conv_layers.py   Conv2D, Conv2DTranspose, MaxPooling2D, UpSampling2D, ZeroPadding2D
-    model.py         Model: functional or subclassed; compile, summary, save_weights/load_weights
+    trainer.py       Trainer: compile, fit/evaluate/predict and the steps they call (train_step,
+                     test_step, predict_step, compute_loss, compute_metrics), which a model may override
+    compile_utils.py the compiled loss and metrics, per output
+    model.py         Model = Trainer + Module: functional or subclassed; summary, save_weights/load_weights
     sequential.py    Sequential: a stack of layers with add/pop
-    training.py      fit, evaluate, predict, train_on_batch: the loop, losses per output, checks
     data_adapter.py  arrays, lists/dicts of arrays, generators of batches
     preprocessing.py RandomTranslation, RandomRotation, RandomZoom, RandomFlip, Rescaling (augmentation)
     separable.py     DepthwiseConv2D, SeparableConv2D (grouped convolution)
-    metrics.py, progress.py, saving.py   metrics, the progress bar, the .npz weights file
-Callbacks live in minigrad/callbacks.py (also nn.callbacks), regularizers in minigrad/regularizers.py.
+    metrics.py, saving.py   metrics, the .npz weights file
+Callbacks, regularizers and the progress bar live in minigrad/training/ (also nn.callbacks,
+nn.regularizers).
 """
 from ..training import callbacks, regularizers
 from . import metrics

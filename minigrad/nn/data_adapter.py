@@ -157,3 +157,93 @@ class IterableBatches:
             raise ValueError(f"{self.what}: the generator gave no batch this epoch (exhausted?); give "
                              "steps_per_epoch so that each epoch takes that many batches from one "
                              "endless generator, or pass a re-iterable sequence of batches")
+
+
+# ---------------------------------------------------------------------- the sources of fit/evaluate/predict
+
+def check_positive_int(what, name, value, allow_none=False):
+    if value is None and allow_none:
+        return value
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{what}: {name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def class_weights_to_samples(class_weight, y) -> np.ndarray:
+    """Per-sample weights from {class: weight}: labels, one-hot rows or a 0/1 output."""
+    y = np.asarray(y)
+    if y.ndim >= 2 and y.shape[-1] > 1:
+        labels = y.argmax(axis=-1)
+    else:
+        labels = y.reshape(len(y))
+        labels = np.rint(labels).astype(np.int64) if labels.dtype.kind == "f" else labels.astype(np.int64)
+    unknown = sorted(set(np.unique(labels).tolist()) - set(int(k) for k in class_weight))
+    if unknown:
+        raise ValueError(f"class_weight has no weight for class(es) {unknown} found in y")
+    table = {int(k): float(v) for k, v in class_weight.items()}
+    return np.array([table[int(c)] for c in labels.reshape(-1)], dtype=np.float64)
+
+
+def make_source(what, x, y, sample_weight, batch_size, shuffle, steps, class_weight=None):
+    """ArrayBatches for arrays, IterableBatches for a generator or other batch iterable."""
+    if is_batch_iterable(x):
+        if y is not None:
+            raise ValueError(f"{what}: y must be None when x is a generator or sequence of batches "
+                             "(the batches carry their targets)")
+        if class_weight is not None:
+            raise ValueError(f"{what}: class_weight with a generator: put the weights in its batches as "
+                             "(x, y, sample_weight)")
+        return IterableBatches(x, steps, what)
+    if x is None:
+        raise ValueError(f"{what}: x is needed")
+    x, y, sample_weight = host(x), host(y), host(sample_weight)
+    check_finite(what, "x", x)
+    check_finite(what, "y", y)
+    if class_weight is not None:
+        targets = leaves(y)
+        if len(targets) != 1:
+            raise ValueError(f"{what}: class_weight needs exactly one target array (one output); "
+                             "for several outputs use sample_weight")
+        weights = class_weights_to_samples(class_weight, targets[0])
+        sample_weight = weights if sample_weight is None else weights * np.asarray(sample_weight).reshape(-1)
+    source = ArrayBatches(x, y, sample_weight, batch_size, shuffle, what)
+    if steps is not None:
+        source.steps = min(source.steps, check_positive_int(what, "steps", steps))
+    return source
+
+
+def split_validation(x, y, sample_weight, fraction):
+    """fit(validation_split=...): (x, y, sample_weight) for training and the validation_data
+    taken from the end of the arrays, before any shuffling (Keras' rule)."""
+    if is_batch_iterable(x):
+        raise ValueError("fit: validation_split needs arrays; with a generator give validation_data")
+    x, y, sample_weight = host(x), host(y), host(sample_weight)
+    n = num_samples("fit", x, y, sample_weight)
+    cut = int(n * (1 - fraction))
+    if cut == 0 or cut == n:
+        raise ValueError(f"fit: validation_split={fraction} of {n} samples leaves "
+                         f"{cut} to train on and {n - cut} to validate; both must be at least 1")
+    head, tail = slice(0, cut), slice(cut, None)
+    validation = (take(x, tail), take(y, tail), take(sample_weight, tail))
+    return take(x, head), take(y, head), take(sample_weight, head), validation
+
+
+def validation_source(validation_data, steps, batch_size):
+    """The batches of fit(validation_data=...): a batch iterable, or (x, y[, sample_weight])."""
+    if is_batch_iterable(validation_data):
+        return IterableBatches(validation_data, steps, "fit (validation)")
+    if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+        raise ValueError("fit: validation_data must be (x_val, y_val), (x_val, y_val, sample_weight) "
+                         "or (x_val, None) for a model trained by add_loss alone")
+    vx, vy, vsw = (list(validation_data) + [None])[:3]
+    return make_source("fit (validation)", vx, vy, vsw, batch_size, False, steps)
+
+
+def predict_source(x, batch_size, steps):
+    """The batches of predict(): x's own batches if it is a generator, else x in order."""
+    if is_batch_iterable(x):
+        return IterableBatches(x, steps, "predict")
+    source = ArrayBatches(host(x), None, None, batch_size, False, "predict")
+    if steps is not None:
+        source.steps = min(source.steps, check_positive_int("predict", "steps", steps))
+    return source

@@ -5,7 +5,8 @@
     Sequential    Sequential([Dense(64, activation="relu"), Dense(10)])     (sequential.py)
     subclassing   class MyModel(Model): def forward(self, x) (or Keras' call(self, inputs)) ...
 
-Every kind compiles and trains the same way (training.py):
+Every kind compiles and trains the same way (trainer.py: Model is Trainer + Module, and
+fit() calls the model's own train_step, which a subclass may override):
 
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     history = model.fit(x_train, y_train, epochs=5, batch_size=32, validation_data=(x_val, y_val))
@@ -17,30 +18,15 @@ VAE's decoder(encoder(x)[2])), or put it in a Sequential.
 """
 from __future__ import annotations
 
-import contextlib
 import os
-import weakref
 
 import numpy as np
 
-from ..engine import backend
-from ..training import losses as losses_module
-from ..training.callbacks import History  # noqa: F401  (re-exported: nn.History, as before)
 from ..engine.tensor import Tensor
-from . import graph, saving, training
+from ..training.callbacks import History  # noqa: F401  (re-exported: nn.History, as before)
+from . import graph, saving
 from .module import Module, format_shape, unique_name
-
-_bound_by_compile = weakref.WeakSet()     # optimizers whose parameters a model's compile() chose
-
-
-def _get_optimizer(optimizer):
-    from ..training import optim
-    if isinstance(optimizer, str):
-        return optim.get(optimizer)
-    if not hasattr(optimizer, "step") or not hasattr(optimizer, "bind"):
-        raise TypeError(f"compile: optimizer must be 'sgd', 'rmsprop', 'adam' or an optimizer "
-                        f"instance such as minigrad.optim.Adam(1e-3), got {optimizer!r}")
-    return optimizer
+from .trainer import Trainer
 
 
 def _output_name(tensor) -> str:
@@ -71,7 +57,7 @@ class LayerList(list):
     __setitem__ = __delitem__ = __iadd__ = __imul__ = _refuse
 
 
-class Model(Module):
+class Model(Trainer, Module):
     """A Module that can be compiled and trained with fit(); see the module docstring.
 
     Model(inputs, outputs, name=None)   a functional model: inputs and outputs are symbolic
@@ -79,20 +65,7 @@ class Model(Module):
     Model()                             the base of a subclassed model (write forward or call)
     """
 
-    optimizer = None
-    loss = None
     _graph = None
-    _compiled = False
-    _compile_spec = None
-    _plan = None
-    _compiled_flags = None
-    _train_params = None
-    _pending_optimizer_state = None
-    _user_params = False
-    _warned_trainable = False
-    _terminate_on_nan = False
-    stop_training = False
-    history = None
 
     def __init__(self, inputs=None, outputs=None, name=None, trainable=True, **kwargs):
         if kwargs:
@@ -226,60 +199,9 @@ class Model(Module):
         keep = host.dtype.kind in "iub" and self._integer_inputs.get(id(symbolic_input), False)
         return Tensor(host, dtype=None if keep else self.dtype, device=self.device)
 
-    # ------------------------------------------------------------------ compile
-    def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None,
-                weighted_metrics=None, run_eagerly=None, jit_compile=None, steps_per_execution=None,
-                **unknown):
-        """Choose the optimizer ('sgd', 'rmsprop', 'adam' or an instance), the loss(es) and metrics.
-
-        loss       a name, a function loss(y_true, y_pred), a list (one per output) or a dict by
-                   output name; None for a model whose loss comes from add_loss alone
-        loss_weights, metrics   likewise per output (a flat metrics list applies to every output)
-        As in Keras, which weights train is fixed here: freezing (layer.trainable = False)
-        takes effect for fit()/train_on_batch() of models compiled after it. So a GAN's
-        discriminator, compiled while trainable and then frozen inside the combined model,
-        still trains in its own train_on_batch(). One optimizer may serve several models: each
-        model's step updates exactly its own trainable parameters.
-        run_eagerly / jit_compile are accepted and ignored: minigrad always runs eagerly.
-        """
-        if unknown:
-            raise TypeError(f"compile: unexpected arguments {sorted(unknown)}")
-        if weighted_metrics is not None:
-            raise TypeError("compile(weighted_metrics=...) is not supported; metrics use sample_weight already")
-        if steps_per_execution not in (None, 1, "auto"):
-            raise TypeError("compile(steps_per_execution=...) is not supported")
-        optimizer = _get_optimizer(optimizer)
-        # An optimizer made with its own parameters, e.g. Adam(model.layers[-1].parameters()),
-        # keeps them; otherwise it updates the model's trainable parameters.
-        self._user_params = bool(getattr(optimizer, "params", None)) and optimizer not in _bound_by_compile
-        if not self._user_params:
-            _bound_by_compile.add(optimizer)
-        self.optimizer = optimizer
-        self._compile_spec = (loss, loss_weights, metrics)
-        self.loss = None if isinstance(loss, (list, tuple, dict)) or loss is None else losses_module.get(loss)
-        self._plan = None
-        self._compiled = True
-        self._compiled_flags = [(m, m._trainable) for m in self.modules()]
-        self._train_params = None
-        self._warned_trainable = False
-        if self.built and self._graph is not None:
-            self._plan_for(len(self._graph.outputs))      # check the loss/metric names now
-
-    @property
-    def metrics_names(self) -> list:
-        if self._plan is None:
-            if self._compile_spec is None:
-                return ["loss"]
-            return ["loss"] + [training.metrics_module.get(m).name for m in training._as_list(self._compile_spec[2])]
-        return self._plan.names()
-
-    def _plan_for(self, n_outputs):
-        if self._plan is None or len(self._plan.output_names) != n_outputs:
-            names = self.output_names if len(self.output_names) == n_outputs else \
-                ([f"output_{i + 1}" for i in range(n_outputs)] if n_outputs > 1 else ["output"])
-            loss, loss_weights, metrics = self._compile_spec
-            self._plan = training.Plan(loss, loss_weights, metrics, names)
-        return self._plan
+    # ------------------------------------------------------------------ what the trainer asks
+    def _known_output_names(self):
+        return self.output_names if self._graph is not None else None
 
     @property
     def output_names(self) -> list:
@@ -288,103 +210,6 @@ class Model(Module):
     @output_names.setter
     def output_names(self, names) -> None:
         self.__dict__["output_names"] = list(names)
-
-    def _require_compiled(self, what):
-        if not self._compiled:
-            raise RuntimeError(f"{what}: compile the model first, e.g. "
-                               "model.compile(optimizer='adam', loss='mse')")
-
-    @contextlib.contextmanager
-    def _as_compiled(self):
-        """Trainable flags as they were at compile(), restored afterwards."""
-        saved = [(m, m._trainable) for m in self.modules()]
-        for m, flag in self._compiled_flags or ():
-            m._set_own_trainable(flag)
-        try:
-            yield
-        finally:
-            for m, flag in saved:
-                m._set_own_trainable(flag)
-
-    def _warn_if_trainable_changed(self):
-        if self._warned_trainable or not self._compiled_flags:
-            return
-        changed = [m for m, flag in self._compiled_flags if m._trainable != flag]
-        if changed:
-            self._warned_trainable = True
-            training.warn_trainable_changed(self, changed)
-
-    def _params_to_train(self) -> list:
-        """The parameters this model's steps update: trainable at compile(), once built."""
-        if self._train_params is None:
-            self._train_params = self.parameters()
-            if not self._user_params:
-                self.optimizer.bind(self._train_params)
-            if self._pending_optimizer_state is not None:
-                self._load_optimizer_state(self._pending_optimizer_state)
-                self._pending_optimizer_state = None
-        return self._train_params
-
-    def _load_optimizer_state(self, state):
-        if self._user_params:
-            self.optimizer.load_state_dict(state)
-        else:
-            self.optimizer.load_state_dict(state, params=self._train_params)
-
-    def _optimizer_step(self, params):
-        if self._user_params:
-            self.optimizer.step()
-        else:
-            self.optimizer.step(params)
-
-    def parameter_name(self, p) -> str:
-        for path, q in self.named_parameters():
-            if q is p:
-                return path
-        return "?"
-
-    # ------------------------------------------------------------------ training (training.py)
-    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
-            validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
-            sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_steps=None,
-            validation_batch_size=None, validation_freq=1):
-        """Train for `epochs` passes over (x, y); returns a History (also model.history).
-
-        x, y            arrays, lists or dicts of arrays (several inputs/outputs), or x a
-                        generator of (x, y[, sample_weight]) batches with steps_per_epoch
-        y=None          for a model whose loss is all add_loss (fit(x) / fit(x, None))
-        shuffle         reorder the samples every epoch with the seeded CPU generator
-        validation_data (x_val, y_val[, sample_weight]) or (x_val, None), scored after every
-                        epoch as val_loss, val_<metric>; validation_split takes that fraction
-                        from the end of (x, y) before shuffling instead
-        class_weight    {class: weight}; sample_weight one weight per sample
-        callbacks       minigrad.callbacks objects (EarlyStopping, ModelCheckpoint, ...)
-        verbose         0 silent, 1 a progress bar per epoch, 2 one line per epoch
-        """
-        return training.fit(self, x, y, batch_size, epochs, verbose, callbacks, validation_split,
-                            validation_data, shuffle, class_weight, sample_weight, initial_epoch,
-                            steps_per_epoch, validation_steps, validation_batch_size, validation_freq)
-
-    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None,
-                 callbacks=None, return_dict=False):
-        """The loss (and metrics) over (x, y) in inference mode: loss, [loss, *metrics] or a dict."""
-        return training.evaluate(self, x, y, batch_size, verbose, sample_weight, steps, callbacks, return_dict)
-
-    def predict(self, x, batch_size=None, verbose=0, steps=None, callbacks=None):
-        """The model's outputs for x, batch by batch in inference mode, as NumPy arrays
-        (a list or dict of them for several outputs)."""
-        return training.predict(self, x, batch_size, verbose, steps, callbacks)
-
-    def train_on_batch(self, x, y=None, sample_weight=None, class_weight=None, return_dict=False):
-        """One training step on one batch; returns the loss (or [loss, *metrics])."""
-        return training.on_batch(self, "train", x, y, sample_weight, class_weight, return_dict)
-
-    def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
-        return training.on_batch(self, "test", x, y, sample_weight, None, return_dict)
-
-    def predict_on_batch(self, x):
-        out = training.predict(self, x, batch_size=max(len(training.data.leaves(training.data.host(x))[0]), 1))
-        return out
 
     # ------------------------------------------------------------------ summary
     def _summary_rows(self):
@@ -451,15 +276,9 @@ class Model(Module):
         continues training exactly where this one stopped. Returns the path written.
         """
         state = None
-        if include_optimizer and self.optimizer is not None and self._train_params is not None:
+        if include_optimizer and self.optimizer is not None and self._parameters_to_train is not None:
             state = self._optimizer_state()
         return saving.save(filepath, self, state)
-
-    def _optimizer_state(self):
-        """The optimizer's state for this model's parameters (an optimizer may serve several)."""
-        if self._user_params:
-            return self.optimizer.state_dict()
-        return self.optimizer.state_dict(params=self._train_params)
 
     def load_weights(self, filepath) -> None:
         """Load weights saved by save_weights; the architecture must match (checked, layer by layer).
@@ -474,8 +293,8 @@ class Model(Module):
         if not saving.weight_records(self) and not self.built:
             raise RuntimeError(f"load_weights: model '{self.name}' has no weights yet; build it first "
                                "(give the first layer input_shape=..., or call it on a batch)")
-        bound = self.optimizer is not None and self._train_params is not None
-        params = None if self._user_params else self._train_params
+        bound = self.optimizer is not None and self._parameters_to_train is not None
+        params = None if self._optimizer_has_own_params else self._parameters_to_train
         # everything is read and checked first: a failed load leaves the model as it was
         records, weights, state = saving.read_checked(self, filepath, self.optimizer if bound else None, params)
         saving.assign_all(records, weights)

@@ -92,6 +92,7 @@ class Optimizer:
         self.params = []             # the bound parameters: what step() updates by default
         self._state = {}             # parameter -> {slot name: array, "scratch": array, "step": t}
         self._bound = False
+        self.params_given = False    # True when the user chose the parameters (here or in bind)
         if params is not None:
             self.bind(params)
             if not self.params:
@@ -162,14 +163,17 @@ class Optimizer:
                 unique.append(p)
         return unique
 
-    def bind(self, params):
+    def bind(self, params, given=True):
         """Make `params` (an iterable of tensors) the ones step() updates by default. Returns self.
 
         The state of every parameter stays: binding the same parameters again (compile()
         called twice) or other ones (a second model sharing this optimizer) loses nothing.
+        given=False is a model's compile() binding its own parameters: another model's
+        compile() may then bind its own instead (the user's choice, given=True, stays).
         """
         self.params = self._unique(params)
         self._bound = True
+        self.params_given = bool(given) and bool(self.params)
         return self
 
     def zero_grad(self):
@@ -180,7 +184,8 @@ class Optimizer:
     # ------------------------------------------------------------------ the step
     def step(self, params=None):
         """Update every parameter of `params` (default: the bound ones) that has a gradient and
-        is trainable; the others are left bit for bit as they are."""
+        is trainable; the others are left bit for bit as they are. A gradient with a NaN or inf
+        in it raises NonFiniteGradient before any parameter changes."""
         if params is None:
             if not self._bound:
                 raise RuntimeError(f"{type(self).__name__}.step(): no parameters; pass them to the "
@@ -189,6 +194,7 @@ class Optimizer:
             params = self.params
         else:
             params = self._unique(params)
+        check_finite_gradients(type(self).__name__ + ".step", params)
         lr = self._lr
         decay = 1.0 - lr * self.weight_decay if self.weight_decay else None
         with no_grad():
@@ -208,6 +214,22 @@ class Optimizer:
                 self._update(w, g, state, self._coefficients(lr, state["step"]))
                 p._bump_version()           # an in-place write: graphs that read the old p are stale
         self.iterations += 1
+
+    def apply(self, grads, params=None):
+        """Keras 3's optimizer.apply(grads, trainable_variables): step with these gradients
+        (a list, one per parameter; None leaves that parameter as it is)."""
+        params = self.params if params is None else list(params)
+        grads = list(grads)
+        if len(grads) != len(params):
+            raise ValueError(f"{type(self).__name__}.apply: {len(grads)} gradients for {len(params)} parameters")
+        for p, g in zip(params, grads):
+            p.grad = g
+        self.step(params)
+
+    def apply_gradients(self, grads_and_vars):
+        """Keras' apply_gradients(zip(grads, variables))."""
+        pairs = list(grads_and_vars)
+        self.apply([g for g, _ in pairs], [p for _, p in pairs])
 
     def _state_of(self, p) -> dict:
         """p's state, made on its first update and moved when p changed device or dtype."""
@@ -509,29 +531,50 @@ def get(identifier, params=None) -> Optimizer:
                      "instance such as minigrad.optim.Adam(learning_rate=2e-4, beta_1=0.5)")
 
 
-# ---------------------------------------------------------------------- a train step's guard
+# ---------------------------------------------------------------------- the guard of every step
 
-def check_finite_step(where: str, loss, params) -> None:
-    """Raise FloatingPointError if the loss or a parameter's gradient holds NaN or inf.
+HINT = ("Run the step under `with mg.detect_anomaly():` to find the op that made it; common causes: "
+        "NaN/inf in the data, a learning rate too large, inputs not scaled as the model expects "
+        "(e.g. 0-255 pixels where [0, 1] is expected).")
 
-    Call it between backward() and optimizer.step(): a step on a non-finite gradient would
-    ruin every weight it touches, so stopping here keeps the weights of the last good step.
-    where: the step's name for the message (e.g. "Trainer.step, batch 12").
+
+class NonFiniteGradient(FloatingPointError):
+    """A gradient holds NaN or inf; `parameter` is the tensor, `parameter_label` how the
+    message names it (a trainer replaces it with the parameter's path in its model)."""
+
+    def __init__(self, message, parameter, parameter_label):
+        super().__init__(message)
+        self.parameter, self.parameter_label = parameter, parameter_label
+
+
+def check_finite_gradients(where: str, params, loss=None) -> None:
+    """Raise NonFiniteGradient if any parameter's gradient holds NaN or inf.
+
+    Every optimizer step runs it first, so a non-finite gradient never reaches a weight: the
+    weights stay those of the last good step. Elements are tested one by one (isfinite of
+    each, then all): a sum of finite float32 values may overflow to inf, an element may not.
     """
-    value = float(loss.item() if isinstance(loss, Tensor) and loss.size == 1 else loss)
-    hint = ("Rerun the step under `with mg.detect_anomaly():` to find the op that made it; common "
-            "causes: NaN/inf in the data, a learning rate too large, inputs not scaled as the "
-            "model expects (e.g. 0-255 pixels where [0, 1] is expected).")
-    if not math.isfinite(value):
-        raise FloatingPointError(f"{where}: the loss is {value}; the weights were left as they were "
-                                 f"after the last good step. {hint}")
     for i, p in enumerate(params):
         if p.grad is None:
             continue
         g = p.grad.data
         if not bool(backend.xp_of(g).isfinite(g).all()):
-            name = f"'{p.name}'" if p.name else f"{i}"
-            raise FloatingPointError(
-                f"{where}: the gradient of parameter {name} (shape {p.shape}) holds NaN/inf although "
-                f"the loss is finite ({value:.6g}); the weights were left as they were after the last "
-                f"good step. {hint}")
+            label = f"'{p.name}'" if getattr(p, "name", None) else f"{i}"
+            although = "" if loss is None else f" although the loss is finite ({loss:.6g})"
+            raise NonFiniteGradient(
+                f"{where}: the gradient of parameter {label} (shape {tuple(p.shape)}) has NaN or inf "
+                f"values{although}; the weights are those of the last good step. {HINT}", p, label)
+
+
+def check_finite_step(where: str, loss, params) -> None:
+    """Raise FloatingPointError if the loss or a parameter's gradient holds NaN or inf.
+
+    For hand-written loops: call it between backward() and optimizer.step() to name the step
+    (`where`, e.g. "Trainer.step, batch 12") and to stop on a NaN loss, whose gradients may
+    still be finite. The gradients are checked by the optimizer's step too.
+    """
+    value = float(loss.item() if isinstance(loss, Tensor) and loss.size == 1 else loss)
+    if not math.isfinite(value):
+        raise FloatingPointError(f"{where}: the loss is {value}; the weights are those of the last "
+                                 f"good step. {HINT}")
+    check_finite_gradients(where, params, value)
