@@ -747,3 +747,14 @@ def test_upsample_backward_is_the_block_sum(device):
     y.backward(to_device(g, device))
     expected = g.reshape(1, 1, 2, 2, 3, 3).sum(axis=(3, 5))
     np.testing.assert_array_equal(x.grad.numpy(), expected)
+
+
+@pytest.mark.parametrize("dtype", ["int32", "uint8", "int64", "bool"])
+def test_padded_max_pool_of_integer_images(device, dtype):
+    # issue 22.12: the padding was -inf, which an integer array cannot hold (OverflowError);
+    # it is the dtype's minimum now, and the result equals pooling the same image as floats
+    image = (np.arange(2 * 3 * 5 * 5) * 7 % 11 - 5).reshape(2, 3, 5, 5).astype(dtype)
+    as_int = max_pool2d(mg.tensor(image, device=device), 2, padding=1)
+    as_float = max_pool2d(mg.tensor(image.astype(np.float64), device=device), 2, padding=1)
+    assert as_int.dtype == np.dtype(dtype)
+    np.testing.assert_array_equal(as_int.numpy(), as_float.numpy().astype(dtype))

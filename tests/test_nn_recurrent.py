@@ -462,3 +462,18 @@ def test_functional_model_stacks_layers_carries_masks_and_fits_integer_ids():
     history = model.fit(np.tile(x, (8, 1)), np.tile([[1.0], [0.0]], (8, 1)), epochs=2, batch_size=4,
                         verbose=0)
     assert len(history.history["loss"]) == 2 and np.isfinite(history.history["loss"]).all()
+
+
+def test_bidirectional_refuses_a_backward_layer_that_reads_forwards():
+    # issue 22.4: Keras refuses a backward_layer whose go_backwards equals the forward layer's
+    with pytest.raises(ValueError, match=r"go_backwards=True"):
+        nn.Bidirectional(nn.LSTM(3), backward_layer=nn.LSTM(3))
+    with pytest.raises(ValueError, match=r"go_backwards=False"):
+        nn.Bidirectional(nn.LSTM(3, go_backwards=True), backward_layer=nn.LSTM(3, go_backwards=True))
+    with pytest.raises(TypeError, match="backward_layer must be"):
+        nn.Bidirectional(nn.LSTM(3), backward_layer=nn.Dense(3))
+    bi = nn.Bidirectional(nn.LSTM(3), backward_layer=nn.LSTM(3, go_backwards=True))
+    x = mg.randn(2, 4, 5)
+    out = bi(x)
+    b = bi.backward_layer(x).numpy()
+    np.testing.assert_allclose(out.numpy()[:, 3:], b, rtol=1e-6)

@@ -412,6 +412,15 @@ class Bidirectional(Module):
         if backward_layer is None:
             backward_layer = layer.clone(name=f"backward_{layer.name}",
                                          go_backwards=not layer.go_backwards, zero_output_for_mask=zero)
+        elif not isinstance(backward_layer, _Recurrent):
+            raise TypeError(f"Bidirectional: backward_layer must be a SimpleRNN, LSTM or GRU layer, "
+                            f"got {backward_layer!r}")
+        elif backward_layer.go_backwards == layer.go_backwards:
+            # Keras refuses this too: both halves would read the sequence in the same order,
+            # and the "backward" output would be a forward pass merely reversed in time.
+            raise ValueError(f"Bidirectional: backward_layer has go_backwards={backward_layer.go_backwards}, "
+                             f"the same as the forward layer; the backward layer must read the sequence "
+                             f"the other way: give it go_backwards={not layer.go_backwards}")
         elif backward_layer.return_sequences != layer.return_sequences or \
                 backward_layer.return_state != layer.return_state:
             raise ValueError("Bidirectional: backward_layer needs the same return_sequences and "

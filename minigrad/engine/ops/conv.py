@@ -515,12 +515,24 @@ def _padded(x, pads, value):
 def max_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False):
     """Max over each kh x kw window (stride defaults to the window: non-overlapping tiles).
 
-    padding (int or (ph, pw), at most half the window) pads with -inf, which never wins;
+    padding (int or (ph, pw), at most half the window) pads with -inf (an integer image: its
+    dtype's minimum), which never wins;
     ceil_mode=True keeps a last partial window at the bottom/right (PyTorch's semantics).
     Gradient: g goes to the window's maximum; tied maxima share it equally (Tensor.max).
     """
     kernel, stride, pads, _ = _pool_geometry("max_pool2d", x, kernel_size, stride, padding, ceil_mode)
-    return Unfold2d.apply(_padded(x, pads, -math.inf), kernel=kernel, stride=stride).max(axis=(0, 1))
+    return Unfold2d.apply(_padded(x, pads, _lowest(x)), kernel=kernel, stride=stride).max(axis=(0, 1))
+
+
+def _lowest(x):
+    """The padding that never wins a max: -inf for floats, the dtype's minimum for integers
+    (an integer array cannot hold -inf), False for booleans."""
+    xp = xp_of(x.data)
+    if xp.issubdtype(x.dtype, xp.integer):
+        return int(xp.iinfo(x.dtype).min)
+    if x.dtype == xp.bool_:
+        return False
+    return -math.inf
 
 
 def avg_pool2d(x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
