@@ -12,7 +12,7 @@ and the node that will compute it. It *is* a Tensor, so every operator and metho
 it; what it holds in .data is only a probe: a small constant array of its dtype with every
 unknown size replaced by 2. Probes are how the output shape of an op is found:
 
-  1. the op's forward runs twice on probes, with the unknown sizes set to 2 and then to 3;
+  1. the op's forward runs twice on probes, with the unknown sizes set to 2 and then to 4;
      sizes that change with the probe are unknown (None), the others are fixed;
   2. the result is a new SymbolicTensor whose node (an OpNode) remembers the op, its inputs
      (symbolic tensors, or real tensors used as constants) and its settings.
@@ -27,6 +27,7 @@ custom layer use a symbolic tensor it closes over (the Keras 2 VAE's loss layer 
 from __future__ import annotations
 
 import contextlib
+import threading
 
 from . import backend
 from .tensor import Tensor
@@ -148,8 +149,8 @@ class OpNode:
 
 def record_op(op, inputs, settings):
     """Function.apply's answer when an input is symbolic (see the module docstring)."""
-    if _evaluations:                     # a model is running: use the real values
-        value_of = _evaluations[-1].value_of
+    if running():                        # a model is running: use the real values
+        value_of = current().value_of
         return op.apply(*[value_of(t) if is_symbolic(t) else t for t in inputs], **settings)
     shapes = []
     for which in (0, 1):
@@ -175,21 +176,21 @@ def record_op(op, inputs, settings):
 
 # ---------------------------------------------------------------------- composite functions
 
-def _map_tensors(structure, fn):
+def map_tensors(structure, fn):
     """`structure` (a tensor, or lists/tuples/dicts of them, other values kept) with fn applied
     to every symbolic tensor in it."""
     if is_symbolic(structure):
         return fn(structure)
     if isinstance(structure, (list, tuple)):
-        return type(structure)(_map_tensors(v, fn) for v in structure)
+        return type(structure)(map_tensors(v, fn) for v in structure)
     if isinstance(structure, dict):
-        return {k: _map_tensors(v, fn) for k, v in structure.items()}
+        return {k: map_tensors(v, fn) for k, v in structure.items()}
     return structure
 
 
-def _has_symbolic(structure) -> bool:
+def has_symbolic(structure) -> bool:
     found = []
-    _map_tensors(structure, found.append)
+    map_tensors(structure, found.append)
     return bool(found)
 
 
@@ -203,11 +204,11 @@ class CallNode:
 
     def parents(self):
         found = []
-        _map_tensors((self.args, self.kwargs), found.append)
+        map_tensors((self.args, self.kwargs), found.append)
         return found
 
     def run(self, value_of):
-        out = self.fn(*_map_tensors(self.args, value_of), **_map_tensors(self.kwargs, value_of))
+        out = self.fn(*map_tensors(self.args, value_of), **map_tensors(self.kwargs, value_of))
         return list(out) if isinstance(out, (list, tuple)) else [out]
 
 
@@ -219,11 +220,11 @@ def recordable(fn):
     shape is found by running it on probes, and it runs again, whole, on the real tensors.
     """
     def wrapper(*args, **kwargs):
-        if not _has_symbolic((args, kwargs)):
+        if not has_symbolic((args, kwargs)):
             return fn(*args, **kwargs)
-        if _evaluations:
-            value_of = _evaluations[-1].value_of
-            return fn(*_map_tensors(args, value_of), **_map_tensors(kwargs, value_of))
+        if running():
+            value_of = current().value_of
+            return fn(*map_tensors(args, value_of), **map_tensors(kwargs, value_of))
         return record_call(fn, args, kwargs)
     wrapper.__name__, wrapper.__qualname__, wrapper.__doc__ = fn.__name__, fn.__qualname__, fn.__doc__
     wrapper.__wrapped__ = fn
@@ -237,7 +238,7 @@ def record_call(fn, args, kwargs):
         def as_probe(t):
             return Tensor._make(probe_array(t.spec, t.dtype, t.device, which))
         with backend.np.errstate(all="ignore"):
-            out = fn(*_map_tensors(args, as_probe), **_map_tensors(kwargs, as_probe))
+            out = fn(*map_tensors(args, as_probe), **map_tensors(kwargs, as_probe))
         several = isinstance(out, (list, tuple))
         runs.append(list(out) if several else [out])
     node = CallNode(fn, args, kwargs)
@@ -253,7 +254,15 @@ def record_call(fn, args, kwargs):
 
 # ---------------------------------------------------------------------- evaluations
 
-_evaluations: list = []     # the runs in progress, innermost last
+class _Runs(threading.local):
+    """The runs in progress in this thread, innermost last. Per thread: a model defined in one
+    thread while another thread runs a model is recorded, not mistaken for part of that run."""
+
+    def __init__(self):
+        self.stack = []
+
+
+_runs = _Runs()
 
 
 class Evaluation:
@@ -302,14 +311,19 @@ class ProbeEvaluation(Evaluation):
 
 @contextlib.contextmanager
 def evaluating(evaluation: Evaluation):
-    """Make `evaluation` the current run for the ops inside the block."""
-    _evaluations.append(evaluation)
+    """Make `evaluation` the current run (in this thread) for the ops inside the block."""
+    _runs.stack.append(evaluation)
     try:
         yield evaluation
     finally:
-        _evaluations.pop()
+        _runs.stack.pop()
 
 
 def running() -> bool:
-    """True while a model runs (or a layer is being probed for its output shape)."""
-    return bool(_evaluations)
+    """True while a model runs in this thread (or a layer is being probed for its output shape)."""
+    return bool(_runs.stack)
+
+
+def current():
+    """The innermost run in progress in this thread (None if none)."""
+    return _runs.stack[-1] if _runs.stack else None

@@ -16,9 +16,11 @@ layers keep speaking per-sample shapes (without the batch axis) as everywhere in
 """
 from __future__ import annotations
 
+import threading
+
 from ..engine import autograd, backend
-from ..engine.symbolic import (Evaluation, ProbeEvaluation, SymbolicTensor, _evaluations, _map_tensors,
-                        evaluating, is_symbolic, probe_array)
+from ..engine.symbolic import (Evaluation, ProbeEvaluation, SymbolicTensor, current, evaluating,
+                               is_symbolic, map_tensors, probe_array)
 from ..engine.symbolic import format_shape as format_full_shape
 from ..engine.tensor import Tensor
 
@@ -45,23 +47,27 @@ def per_sample(specs):
     return shapes if specs[1] else shapes[0]
 
 
-_probing = 0
+class _Probes(threading.local):
+    depth = 0                   # > 0 while a layer runs on probes in this thread
+
+
+_probes = _Probes()
 
 
 def probing() -> bool:
-    """True while a layer runs on probe data to find its output shape (add_loss ignores it)."""
-    return _probing > 0
+    """True while a layer runs on probe data to find its output shape (add_loss ignores it),
+    in this thread."""
+    return _probes.depth > 0
 
 
 def probe_output_specs(layer, full_shapes, dtypes=None):
     """Run layer.forward on two probe batches (sizes 2 and 4 for every None) and compare:
     ([(full output shape, dtype), ...], several outputs?). Eval mode, no graph recorded."""
-    global _probing
     several_in = isinstance(full_shapes, list)
     shapes = full_shapes if several_in else [full_shapes]
     dtypes = dtypes or [backend.np.dtype("int64") if layer.accepts_integer_input else layer.dtype] * len(shapes)
     runs = []
-    _probing += 1
+    _probes.depth += 1
     try:
         with layer._mode(False), autograd.no_grad(), evaluating(ProbeEvaluation()):
             for which in (0, 1):
@@ -70,7 +76,7 @@ def probe_output_specs(layer, full_shapes, dtypes=None):
                 several_out = isinstance(out, (list, tuple))
                 runs.append(list(out) if several_out else [out])
     finally:
-        _probing -= 1
+        _probes.depth -= 1
     specs = [(tuple(m if m == n else None for m, n in zip(a.shape, b.shape)), a.dtype) for a, b in zip(*runs)]
     return specs, several_out
 
@@ -103,7 +109,7 @@ class Node:
     @staticmethod
     def _symbolic_in(structure):
         found = []
-        _map_tensors(structure, found.append)
+        map_tensors(structure, found.append)
         return found
 
     def parents(self):
@@ -111,7 +117,7 @@ class Node:
 
     def run(self, value_of):
         """Call the layer on the real values; its outputs as a list."""
-        inputs, args, kwargs = _map_tensors((self.inputs, self.args, self.kwargs), value_of)
+        inputs, args, kwargs = map_tensors((self.inputs, self.args, self.kwargs), value_of)
         out = self.layer(inputs, *args, training=self.training, **kwargs)
         return list(out) if isinstance(out, (list, tuple)) else [out]
 
@@ -244,8 +250,7 @@ class Graph:
         if len(values) != len(self.inputs):
             raise ValueError(f"Model '{self.model_name}' takes {len(self.inputs)} input(s) "
                              f"({', '.join(repr(t.node.name) for t in self.inputs)}) but got {len(values)}")
-        parent = _evaluations[-1] if _evaluations else None
-        evaluation = Evaluation(parent=parent)
+        evaluation = Evaluation(parent=current())
         for t, value in zip(self.inputs, values):
             if not _fits(t.shape[1:], value.shape[1:]) or value.ndim != len(t.shape):
                 raise ValueError(f"Model '{self.model_name}': input '{t.node.name}' expects shape "
@@ -261,7 +266,7 @@ class Graph:
             return [evaluation.value_of(t) for t in self.outputs], [evaluation.value_of(t) for t in extra]
 
 
-def flatten_structure(structure, what="outputs"):
+def flatten_structure(structure):
     """(flat list of tensors, names or None, kind) of a tensor, a list/tuple or a dict of them."""
     if isinstance(structure, dict):
         return list(structure.values()), list(structure.keys()), "dict"

@@ -24,16 +24,23 @@ from __future__ import annotations
 
 import contextlib
 import re
+import threading
 from collections import defaultdict
 
-from ..engine import autograd, backend, symbolic
+from ..engine import backend, symbolic
 from ..engine.tensor import Tensor
 from . import graph
 
 # ---------------------------------------------------------------------- names
 
 _name_counts: defaultdict = defaultdict(int)
-_call_depth = 0             # how deep in nested module calls we are (0: the outermost)
+
+
+class _Calls(threading.local):
+    depth = 0               # how deep in nested module calls this thread is (0: the outermost)
+
+
+_calls = _Calls()
 
 
 def unique_name(base: str) -> str:
@@ -139,10 +146,10 @@ class Module:
         take several (merge layers). Called on symbolic tensors (from Input), the call is
         recorded instead of run: see nn/graph.py (the functional API).
         """
-        if symbolic._has_symbolic((inputs, args, kwargs)):
+        if symbolic.has_symbolic((inputs, args, kwargs)):
             if symbolic.running():              # inside a running model: use the real values
-                value_of = symbolic._evaluations[-1].value_of
-                inputs, args, kwargs = symbolic._map_tensors((inputs, args, kwargs), value_of)
+                value_of = symbolic.current().value_of
+                inputs, args, kwargs = symbolic.map_tensors((inputs, args, kwargs), value_of)
             else:
                 return graph.call_symbolic(self, inputs, args, kwargs, training)
         inputs = self._as_input_tensors(inputs)
@@ -154,11 +161,10 @@ class Module:
             self.build_for(graph.per_sample_shapes(inputs))
         if isinstance(inputs, Tensor):
             self.check_input(inputs)
-        global _call_depth
-        if _call_depth == 0:                     # an outermost call: forget the last call's add_loss
+        if _calls.depth == 0:                    # an outermost call: forget the last call's add_loss
             for m in self.modules():
                 m._call_losses = []
-        _call_depth += 1
+        _calls.depth += 1
         try:
             if training is None:
                 out = self._forward(inputs, *args, **kwargs)
@@ -166,7 +172,7 @@ class Module:
                 with self._mode(training):
                     out = self._forward(inputs, *args, **kwargs)
         finally:
-            _call_depth -= 1
+            _calls.depth -= 1
         if self.activity_regularizer is not None and isinstance(out, Tensor):
             self.add_loss(self.activity_regularizer(out))
         return out
