@@ -29,6 +29,7 @@ from collections import defaultdict
 
 from ..engine import backend, symbolic
 from ..engine.tensor import Tensor
+from . import config as config_module
 from . import graph
 
 # ---------------------------------------------------------------------- names
@@ -477,6 +478,16 @@ class Module:
         tracked = list(getattr(self, "_tracked_weights", ()))
         self._tracked_weights = tracked + [(name or f"weight_{len(tracked)}", p)]
         return p
+
+    # ------------------------------------------------------------------ config (saving the architecture)
+    def get_config(self) -> dict:
+        """The constructor arguments, under Keras' config keys (see nn/config.py)."""
+        return config_module.get_config(self)
+
+    @classmethod
+    def from_config(cls, config):
+        """A new module made from get_config()'s dict: same settings, fresh weights."""
+        return config_module.from_config(cls, config)
 
     # ------------------------------------------------------------------ the graph (functional API)
     def _node_attribute(self, what, index=None):
