@@ -346,3 +346,11 @@ def test_check_arrays_in_plain_words():
     assert not value and "at element (1,) yours is 2.5, expected 2; 1 of 3 element(s) are off" in value.message
     assert not check_arrays([np.nan], [1.0])
     assert not check_arrays(object(), [1.0])
+    assert check_arrays(lambda: np.arange(3.0), [0.0, 1.0, 2.0])
+
+    def unwritten():
+        raise NotImplementedError("Exercise 7a")
+    later = check_arrays(unwritten, [1.0], what="the step")
+    assert not later and later.message.startswith("✗ the step: the code is not written yet (Exercise 7a).")
+    broken = check_arrays(lambda: 1 / 0, [1.0], what="the step")
+    assert not broken and "the code raised ZeroDivisionError" in broken.message
