@@ -37,6 +37,9 @@ from .engine.ops.indexing import *  # noqa: F401,F403
 from .engine.ops.linalg import *  # noqa: F401,F403
 from .engine.ops.creation import *  # noqa: F401,F403
 from .engine.ops.keras import *  # noqa: F401,F403
+from .engine.ops.conv import *  # noqa: F401,F403
+from .engine.ops.normalization import *  # noqa: F401,F403
+from .engine.ops.embedding import *  # noqa: F401,F403
 
 from . import engine, nn, tools, training  # noqa: E402,F401  (after the names they build on)
 from .engine import autograd, backend, function, functional, ops, strict, symbolic  # noqa: E402,F401

@@ -10,6 +10,8 @@
     indexing.py     gather / take_along_axis, scatter_add, one_hot, masked_fill
     linalg.py       matmul, the fused Linear node, einsum
     conv.py         conv2d, conv_transpose2d, pooling, upsample, pad2d
+    normalization.py  batch_norm: one fused node in training, an affine map at inference
+    embedding.py    embedding: the gather of rows by ids and its scatter-add adjoint
     losses.py       the fused binary cross-entropy nodes (minigrad.losses is the interface)
     creation.py     eye linspace arange full randint random_normal random_uniform
     keras.py        Keras backend names: shape int_shape concatenate epsilon
@@ -18,17 +20,23 @@ One place to add an op (the recipe: docs/adding_ops.md). Write its Function clas
 entry point in the family's module and add the entry point's name to that module's
 ``__all__``. That line is what publishes it:
     mg.<name>        minigrad/__init__.py imports every family's __all__ (``import *``)
-    F.<name> and the activation name "<name>"   for the names in activations.__all__
-                     (functional.py and nn/activations.py read that list)
+    F.<name>         for the names in the __all__ of activations, conv, normalization and
+                     embedding (functional.py imports those lists); the activation name
+                     "<name>" for those in activations.__all__ (nn/activations.py reads it)
     Tensor.<name>    for the names also listed in TENSOR_METHODS below
 The gradient tests find it too: tests/test_ops_table.py fails for any Function subclass
 that no entry of its table runs, until the op gets its line there.
 """
 from ..tensor import Tensor
-from . import (activations, creation, elementwise, indexing, keras, linalg, losses,  # noqa: F401
-               movement, reduce, scan, unary)
+from . import (activations, conv, creation, elementwise, embedding, indexing, keras, linalg,  # noqa: F401
+               losses, movement, normalization, reduce, scan, unary)
 
-FAMILIES = [elementwise, unary, activations, reduce, scan, movement, indexing, linalg, creation, keras]
+# every ops module; each one's __all__ is what it publishes (losses.__all__ is empty: its fused
+# nodes are used through minigrad.losses)
+FAMILIES = [elementwise, unary, activations, reduce, scan, movement, indexing, linalg, creation, keras,
+            conv, normalization, embedding, losses]
+# modules that only serve a family (they publish nothing of their own)
+HELPERS = {"winograd": "the fast path of conv.py's 3x3 convolutions"}
 
 
 def _mod(self, other):

@@ -48,6 +48,8 @@ from ..function import Function, constant, xp_of
 from ..tensor import Tensor
 from . import movement
 
+__all__ = ["conv2d", "conv_transpose2d", "max_pool2d", "avg_pool2d", "upsample", "pad2d"]
+
 
 # ----------------------------------------------------------------------------- array helpers
 

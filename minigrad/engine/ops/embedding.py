@@ -13,6 +13,8 @@ from .. import backend
 from ..function import Function, xp_of
 from ..tensor import Tensor
 
+__all__ = ["embedding"]
+
 
 class Gather(Function):
     """z = table[ids]: table (V, D), ids integers of any shape S -> z of shape S + (D,).
@@ -77,3 +79,9 @@ def embedding_lookup(table: Tensor, ids, op: str = "embedding") -> Tensor:
                              f"(valid ids are 0..{rows - 1}); raise input_dim to at least "
                              f"{max(high + 1, rows)} or clip the ids")
     return Gather.apply(table, ids=data)
+
+
+def embedding(ids, table: Tensor) -> Tensor:
+    """The rows of `table` (num_embeddings, dim) picked by integer `ids`: shape ids.shape + (dim,).
+    PyTorch's argument order (F.embedding(input, weight)); the gradient flows to the table."""
+    return embedding_lookup(table, ids)

@@ -25,7 +25,11 @@ full-size ops, composed, whose gradients come from the chain rule.
 """
 from __future__ import annotations
 
-from ..function import Function, xp_of
+from .. import autograd, backend
+from ..function import Function, constant, xp_of
+from ..tensor import Tensor
+
+__all__ = ["batch_norm"]
 
 
 def _layout(ndim, axis):
@@ -113,3 +117,43 @@ def batch_norm_inference(x, mean, var, gamma, beta, axis, epsilon):
     if beta is not None:
         shift = shift + beta
     return x * scale.reshape(shape) + shift.reshape(shape)
+
+
+# ---------------------------------------------------------------------- the entry point
+
+def batch_norm(x: Tensor, moving_mean: Tensor, moving_var: Tensor, gamma: Tensor | None = None,
+               beta: Tensor | None = None, training: bool = True, momentum: float = 0.99,
+               epsilon: float = 1e-3, axis: int = 1) -> Tensor:
+    """Normalise each channel (`axis`) to zero mean and unit variance, then scale and shift.
+
+    y = gamma * (x - mean) / sqrt(var + epsilon) + beta
+
+    training=True uses the batch's statistics (over every axis but `axis`) and updates the
+    moving statistics in place with Keras' convention:
+        moving = momentum * moving + (1 - momentum) * batch
+    training=False uses the moving statistics. Variances are the biased (1/n) ones, as Keras.
+    """
+    axis = axis % x.ndim
+    if moving_mean.device != x.device or moving_var.device != x.device:
+        raise RuntimeError(f"batch_norm: input on {x.device} but moving statistics on "
+                           f"{moving_mean.device}/{moving_var.device}; move them with .to('{x.device}')")
+    if moving_mean.shape != (x.shape[axis],):
+        raise ValueError(f"batch_norm: input of shape {x.shape} has {x.shape[axis]} channels on axis "
+                         f"{axis}, but the moving statistics have shape {moving_mean.shape}")
+    if not training:
+        return batch_norm_inference(x, moving_mean, moving_var, gamma, beta, axis, epsilon)
+    if x.size == x.shape[axis]:
+        raise ValueError(f"batch_norm: training needs more than one value per channel, got input "
+                         f"of shape {x.shape}")
+    xp = backend.xp_of(x.data)
+    with backend.device_context(x.device):          # the fused node takes gamma and beta always
+        if gamma is None:
+            gamma = constant(xp.ones(x.shape[axis], dtype=x.dtype))
+        if beta is None:
+            beta = constant(xp.zeros(x.shape[axis], dtype=x.dtype))
+    y, mean, var = batch_norm_training(x, gamma, beta, axis, epsilon)
+    with autograd.no_grad():
+        moving_mean.data = (momentum * moving_mean.data + (1 - momentum) * mean).astype(moving_mean.dtype)
+        moving_var.data = (momentum * moving_var.data + (1 - momentum) * var).astype(moving_var.dtype)
+    return y
+
