@@ -30,6 +30,7 @@ import warnings
 import numpy as np
 
 from .files import atomic_write
+from .progress import ProgressBar
 
 
 class Callback:
@@ -113,7 +114,6 @@ class ProgbarLogger(Callback):
         self._bar = None
 
     def on_epoch_begin(self, epoch, logs=None):
-        from .progress import ProgressBar
         if self.verbose:
             print(f"Epoch {epoch + 1}/{self.params.get('epochs')}")
         self._bar = ProgressBar(self.params.get("steps") or 0, self.verbose)
@@ -153,9 +153,16 @@ class _Monitor(Callback):
                           "('val_*' needs validation_data)", stacklevel=3)
         return value
 
+    def _start(self):
+        """The "best so far" before any epoch: +inf when lower is better, -inf otherwise (as
+        Keras 2), so the first finite value improves on it and a NaN never does."""
+        return math.inf if self.mode == "min" else -math.inf
+
     def _improved(self, value, best) -> bool:
+        """Whether `value` beats `best` by min_delta. A NaN beats nothing (every comparison with
+        NaN is False), so a NaN epoch is never kept as the best."""
         if best is None:
-            return True
+            best = self._start()
         if self.mode == "min":
             return value < best - self.min_delta
         return value > best + self.min_delta
@@ -230,13 +237,26 @@ class ModelCheckpoint(_Monitor):
             warnings.warn("ModelCheckpoint(save_weights_only=False): minigrad saves weights and "
                           "optimizer state only; rebuild the model in code to load them", stacklevel=2)
         self.filepath = os.fspath(filepath)
+        _check_not_folder(self.filepath, "ModelCheckpoint: filepath")
         self.verbose = verbose
         self.save_best_only = save_best_only
-        self.best = initial_value_threshold
+        self.best = self._start() if initial_value_threshold is None else float(initial_value_threshold)
+
+    def _path(self, epoch, logs) -> str:
+        """The file name for this epoch: filepath with {epoch} and the log entries filled in."""
+        try:
+            path = self.filepath.format(epoch=epoch + 1, **logs)
+        except KeyError as exc:
+            hint = " ('val_*' entries exist only when fit() is given validation_data or validation_split)" \
+                if str(exc.args[0]).startswith("val_") else ""
+            raise KeyError(f"ModelCheckpoint: filepath {self.filepath!r} names {{{exc.args[0]}}}, which is not "
+                           f"in this epoch's logs (available: epoch, {', '.join(sorted(logs))}){hint}") from None
+        _check_not_folder(path, "ModelCheckpoint: the formatted filepath")
+        return path
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
-        path = self.filepath.format(epoch=epoch + 1, **logs)
+        path = self._path(epoch, logs)
         if self.save_best_only:
             value = self._current(logs)
             if value is None or not self._improved(value, self.best):
@@ -245,6 +265,13 @@ class ModelCheckpoint(_Monitor):
                 print(f"Epoch {epoch + 1}: {self.monitor} improved from {self.best} to {value}, saving to {path}")
             self.best = value
         self.model.save_weights(path)
+
+
+def _check_not_folder(path: str, what: str) -> None:
+    """A file path, not a folder: saving to 'runs/' would write a hidden 'runs/.npz'."""
+    if path.endswith(("/", os.sep)) or os.path.isdir(path) or not os.path.basename(path).split(".")[0]:
+        raise ValueError(f"{what} {path!r} names a folder, not a file; give a file name inside it, "
+                         f"e.g. {os.path.join(path, 'weights-{epoch:02d}.npz')!r}")
 
 
 class CSVLogger(Callback):
@@ -261,15 +288,33 @@ class CSVLogger(Callback):
         self.rows = []
         self.keys = None
         if self.append and os.path.exists(self.filename):
-            with open(self.filename, newline="") as f:
+            self.keys, self.rows = self._read_existing()
+
+    def _read_existing(self):
+        """(keys, rows) of the CSV file being appended to, or a clear error if it is not one."""
+        try:
+            with open(self.filename, newline="", encoding="utf-8") as f:
                 existing = list(csv.reader(f, delimiter=self.separator))
-            if existing:
-                self.keys, self.rows = existing[0][1:], existing[1:]
+        except (UnicodeDecodeError, csv.Error) as exc:
+            raise ValueError(f"CSVLogger(append=True): {self.filename!r} is not a CSV text file ({exc}); "
+                             "append only to a log this callback wrote, or give another filename") from None
+        if not existing:
+            return None, []
+        header, rows = existing[0], existing[1:]
+        if not header or header[0] != "epoch" or any(len(row) != len(header) for row in rows):
+            raise ValueError(f"CSVLogger(append=True): {self.filename!r} is not a log this callback wrote "
+                             f"(its header is {header[:4]}..., rows must have {len(header)} fields); "
+                             "give another filename or append=False")
+        return header[1:], rows
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
         if self.keys is None:
             self.keys = sorted(logs)
+        new_keys = sorted(k for k in logs if k not in self.keys)
+        if new_keys:                 # e.g. val_loss in a later fit: a new column, "NA" in the old rows
+            self.keys = list(self.keys) + new_keys
+            self.rows = [row + ["NA"] * len(new_keys) for row in self.rows]
         self.rows.append([str(epoch)] + [repr(float(logs[k])) if k in logs else "NA" for k in self.keys])
         text = io.StringIO()
         writer = csv.writer(text, delimiter=self.separator, lineterminator="\n")
@@ -310,9 +355,14 @@ class LearningRateScheduler(Callback):
             lr = self.schedule(epoch, float(optimizer.lr))
         except TypeError:
             lr = self.schedule(epoch)
+        if isinstance(lr, bool) or not isinstance(lr, (int, float, np.floating, np.integer)):
+            raise ValueError(f"LearningRateScheduler: the schedule must return a number (the learning rate), "
+                             f"got {lr!r} of type {type(lr).__name__} at epoch {epoch}; return e.g. 0.1, "
+                             "not a string or None")
         lr = float(lr)
         if not math.isfinite(lr) or lr < 0:
-            raise ValueError(f"LearningRateScheduler: the schedule gave learning rate {lr} at epoch {epoch}")
+            raise ValueError(f"LearningRateScheduler: the schedule gave learning rate {lr} at epoch {epoch}; "
+                             "it must be a finite number >= 0")
         optimizer.lr = lr
         if self.verbose:
             print(f"Epoch {epoch + 1}: LearningRateScheduler setting learning rate to {lr}.")
@@ -384,8 +434,19 @@ class TensorBoard(Callback):
     `tensorboardX` writer (pip install 'minigrad[tensorboard]').
     """
 
-    def __init__(self, log_dir="logs", images=None, write_graph=False, histogram_freq=0, **_):
+    def __init__(self, log_dir="logs", images=None, **keras_options):
         super().__init__()
+        # Keras' other options (histogram_freq, write_graph, write_images, update_freq, ...) are
+        # refused by name rather than accepted and ignored; their defaults (write nothing more,
+        # once per epoch) are what this callback does anyway
+        keras_defaults = {"histogram_freq": 0, "write_graph": False, "write_images": False,
+                          "write_steps_per_second": False, "update_freq": "epoch", "profile_batch": 0,
+                          "embeddings_freq": 0, "embeddings_metadata": None}
+        unsupported = sorted(k for k, v in keras_options.items() if k not in keras_defaults or v != keras_defaults[k])
+        if unsupported:
+            raise TypeError(f"TensorBoard: {', '.join(f'{k}={keras_options[k]!r}' for k in unsupported)} "
+                            "not supported; this callback writes the epoch logs as scalars (and images= "
+                            "grids) once per epoch: leave these options out")
         self.log_dir = os.fspath(log_dir)
         self.images = images
         self._writers = {}

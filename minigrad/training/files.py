@@ -18,6 +18,7 @@ the link stays.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import secrets
 import socket
@@ -25,6 +26,7 @@ import time
 
 TMP_MARK = ".minigrad-tmp-"
 STALE_AFTER_S = 24 * 3600     # a temporary file untouched this long belongs to no live write
+NAME_MAX = 255                # the longest file name (in bytes) of ext4, APFS, NTFS and most others
 
 
 def _permissions(path: str) -> int:
@@ -38,14 +40,31 @@ def _permissions(path: str) -> int:
 
 
 def _host() -> str:
-    """This machine's name, without the '-' that separates the parts of a temporary name."""
-    return socket.gethostname().replace("-", "_") or "host"
+    """This machine's name (at most 32 characters, to keep temporary names short), without the
+    '-' that separates the parts of a temporary name."""
+    return socket.gethostname().replace("-", "_")[:32] or "host"
+
+
+def _temporary_prefix(name: str) -> str:
+    """'.<name>.minigrad-tmp-', the part of a temporary name that every writer of `name` shares.
+
+    File names are limited to NAME_MAX (255 bytes on common file systems); the host, pid and
+    random parts after the prefix take at most 32 + 1 + 10 + 1 + 8 = 52 characters. A name too
+    long to fit keeps its first characters and a hash of the whole name instead, so that a
+    legal 240-character file can still be written, and its stale temporaries still be found.
+    """
+    prefix = f".{name}{TMP_MARK}"
+    if len(prefix.encode()) <= NAME_MAX - 52:
+        return prefix
+    digest = hashlib.sha256(name.encode()).hexdigest()[:16]
+    head = name.encode()[:NAME_MAX - 52 - len(TMP_MARK) - 18].decode(errors="ignore")
+    return f".{head}~{digest}{TMP_MARK}"
 
 
 def temporary_name(path: str) -> str:
     """A fresh temporary file name beside `path` (see the module docstring)."""
     folder, name = os.path.split(path)
-    return os.path.join(folder, f".{name}{TMP_MARK}{_host()}-{os.getpid()}-{secrets.token_hex(4)}")
+    return os.path.join(folder, f"{_temporary_prefix(name)}{_host()}-{os.getpid()}-{secrets.token_hex(4)}")
 
 
 def _writer_alive(host: str, pid: int) -> bool:
@@ -64,7 +83,7 @@ def _writer_alive(host: str, pid: int) -> bool:
 def remove_stale_temporaries(path: str) -> list:
     """Delete the temporary files that earlier, killed writes to `path` left; returns their paths."""
     folder, name = os.path.split(path)
-    prefix = f".{name}{TMP_MARK}"
+    prefix = _temporary_prefix(name)
     removed = []
     try:
         entries = os.listdir(folder or ".")

@@ -1,0 +1,151 @@
+"""Reliability, round two (issue 22): the newer surface under bad input, faults and threads.
+Each test failed on main before the fix it names (or checks a clear error that was missing)."""
+import csv
+import math
+import os
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+from minigrad import nn
+from minigrad.training import callbacks as cb
+from minigrad.training.files import NAME_MAX, atomic_write, remove_stale_temporaries, temporary_name
+
+
+class _FakeModel:
+    """Just enough of a model for a callback: weights, stop_training, an optimizer's lr."""
+
+    def __init__(self):
+        self.stop_training = False
+        self.weights = [np.zeros(1)]
+        self.saved = []
+
+    def get_weights(self):
+        return [w.copy() for w in self.weights]
+
+    def set_weights(self, weights):
+        self.weights = [w.copy() for w in weights]
+
+    def save_weights(self, path):
+        self.saved.append(path)
+
+
+def _run_epochs(callback, values, key="val_loss", model=None):
+    model = model or _FakeModel()
+    callback.set_model(model)
+    callback.on_train_begin({})
+    for epoch, value in enumerate(values):
+        model.weights = [np.array([float(epoch)])]
+        callback.on_epoch_end(epoch, {key: value})
+        if model.stop_training:
+            break
+    callback.on_train_end({})
+    return model
+
+
+# ----------------------------------------------------------------------------- 22.1 NaN first value
+
+def test_early_stopping_never_takes_a_nan_first_value_as_best():
+    stop = cb.EarlyStopping(patience=2, restore_best_weights=True)
+    model = _run_epochs(stop, [float("nan"), 3.0, 2.0, 1.0])
+    assert not model.stop_training                    # 3, 2, 1 each improve: no early stop
+    assert stop.best == 1.0 and stop.best_epoch == 3
+    assert model.weights[0][0] == 3.0                 # the weights of epoch 3, not the NaN epoch
+
+
+def test_model_checkpoint_best_only_saves_after_a_nan_first_value():
+    ckpt = cb.ModelCheckpoint("ckpt-{epoch}.npz", save_best_only=True)
+    model = _run_epochs(ckpt, [float("nan"), 2.0, 5.0, 1.0])
+    assert model.saved == ["ckpt-2.npz", "ckpt-4.npz"]
+
+
+def test_a_nan_is_never_an_improvement_in_max_mode():
+    ckpt = cb.ModelCheckpoint("c-{epoch}.npz", monitor="val_accuracy", save_best_only=True)
+    model = _run_epochs(ckpt, [0.5, float("nan"), 0.7], key="val_accuracy")
+    assert model.saved == ["c-1.npz", "c-3.npz"]
+
+
+# ----------------------------------------------------------------------------- 22.2 CSVLogger append
+
+def test_csv_logger_append_adds_the_new_keys_of_a_later_fit(tmp_path):
+    path = tmp_path / "log.csv"
+    logger = cb.CSVLogger(path, append=True)
+    logger.on_train_begin()
+    logger.on_epoch_end(0, {"loss": 1.0})
+    logger = cb.CSVLogger(path, append=True)           # a second fit, now with validation
+    logger.on_train_begin()
+    logger.on_epoch_end(0, {"loss": 0.5, "val_loss": 0.7})
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f))
+    assert rows == [["epoch", "loss", "val_loss"], ["0", "1.0", "NA"], ["0", "0.5", "0.7"]]
+
+
+def test_csv_logger_append_onto_a_binary_file_names_the_file(tmp_path):
+    path = tmp_path / "weights.npz"
+    path.write_bytes(bytes(range(256)) * 4)
+    logger = cb.CSVLogger(path, append=True)
+    with pytest.raises(ValueError, match=r"CSVLogger\(append=True\): .*weights.npz.* is not a CSV text file"):
+        logger.on_train_begin()
+    assert path.read_bytes() == bytes(range(256)) * 4       # left as it was
+
+
+def test_csv_logger_append_onto_a_foreign_csv_is_refused(tmp_path):
+    path = tmp_path / "data.csv"
+    path.write_text("a,b\n1,2,3\n")
+    with pytest.raises(ValueError, match="is not a log this callback wrote"):
+        cb.CSVLogger(path, append=True).on_train_begin()
+
+
+# ----------------------------------------------------------------------------- 22.3 long file names
+
+def test_a_240_character_file_name_can_be_written_atomically(tmp_path):
+    path = tmp_path / ("w" * 236 + ".npz")
+    assert len(path.name) == 240
+    assert len(os.path.basename(temporary_name(str(path)))) <= NAME_MAX
+    atomic_write(path, lambda f: f.write(b"abc"))
+    assert path.read_bytes() == b"abc"
+    assert os.listdir(tmp_path) == [path.name]           # no temporary left behind
+
+
+def test_stale_temporaries_of_a_long_name_are_still_found(tmp_path):
+    path = str(tmp_path / ("x" * 250))
+    tmp = temporary_name(path)
+    stale = tmp.rsplit("-", 2)[0] + "-999999999-abcd0123"      # a writer (pid) that is gone
+    open(stale, "wb").close()
+    assert remove_stale_temporaries(path) == [stale]
+
+
+# ----------------------------------------------------------------------------- ModelCheckpoint, LR schedules
+
+def test_model_checkpoint_naming_val_loss_without_validation_says_so():
+    ckpt = cb.ModelCheckpoint("best-{val_loss:.2f}.npz")
+    with pytest.raises(KeyError, match=r"names \{val_loss\}.*available: epoch, loss.*validation_data"):
+        _run_epochs(ckpt, [1.0], key="loss")
+
+
+@pytest.mark.parametrize("path", ["runs/", "{folder}"])
+def test_model_checkpoint_refuses_a_folder(tmp_path, path):
+    path = str(tmp_path) if path == "{folder}" else str(tmp_path) + "/" + path
+    with pytest.raises(ValueError, match="names a folder, not a file"):
+        cb.ModelCheckpoint(path)
+
+
+@pytest.mark.parametrize("bad", [None, "0.1", [0.1]])
+def test_learning_rate_scheduler_refuses_a_schedule_returning_a_non_number(bad):
+    model = nn.Sequential([nn.Dense(1, input_shape=(2,))])
+    model.compile("sgd", "mse")
+    x, y = np.zeros((4, 2), np.float32), np.zeros((4, 1), np.float32)
+    with pytest.raises(ValueError, match=r"LearningRateScheduler: the schedule must return a number.*got "
+                                         + ("None" if bad is None else r"\S+") + " of type"):
+        model.fit(x, y, epochs=1, verbose=0, callbacks=[cb.LearningRateScheduler(lambda epoch: bad)])
+
+
+def test_tensorboard_refuses_options_it_would_ignore():
+    with pytest.raises(TypeError, match=r"TensorBoard: histogram_freq=1 .*not supported"):
+        cb.TensorBoard("logs", histogram_freq=1)
+    with pytest.raises(TypeError, match=r"write_graph=True"):
+        cb.TensorBoard("logs", write_graph=True)
+    with pytest.raises(TypeError, match=r"made_up=3"):
+        cb.TensorBoard("logs", made_up=3)
+    cb.TensorBoard("logs", histogram_freq=0, update_freq="epoch")      # Keras' defaults: what it does
