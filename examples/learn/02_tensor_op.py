@@ -43,7 +43,7 @@ print("x.grad ", x.grad.numpy())
 # `check_gradients`. It also says in plain words what is wrong. Here is a broken Square that
 # forgot the 2:
 
-# %%
+# %% tags=["shows-a-failure"]
 class BrokenSquare(Square):
     def backward(self, g):
         x, = self.inputs

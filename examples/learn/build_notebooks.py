@@ -11,6 +11,7 @@ Cells are marked with jupytext cell tags:
                                "# Exercise 2a: ...", and its placeholder raises NotImplementedError
     # %% tags=["check"]        runs minigrad.testing's check on that piece and ends with the
                                Verdict, which the notebook shows: "✓ ..." or "✗ what is wrong"
+    # %% tags=["shows-a-failure"]  a planted bug whose check is meant to fail (a demonstration)
 
 The solutions are kept apart, in solutions/NN_name.py: one cell per exercise, starting with the
 same "# Exercise 2a" line. `--solutions` (and tests/test_learn.py) puts each solution in
