@@ -14,7 +14,9 @@ Devices are named by strings:
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
+import platform
 
 import numpy as np
 
@@ -41,8 +43,6 @@ def keep_freed_memory() -> bool:
             any(k.startswith("MALLOC_") for k in os.environ):
         return False
     try:
-        import ctypes
-        import platform
         if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
             return False
         mallopt = ctypes.CDLL("libc.so.6").mallopt

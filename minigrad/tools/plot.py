@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import functools
 import html
+import importlib.util
 import math
 import os
 import shutil
@@ -34,6 +35,13 @@ from collections import deque
 
 import numpy as np
 
+from ..engine import backend
+from ..engine.tensor import Tensor
+from ..nn.graph import InputNode
+from ..nn.layers import InputLayer
+from ..nn.model import Model
+from ..nn.module import Module, format_shape
+from ..nn.sequential import Sequential
 from ..training.files import atomic_write
 
 __all__ = ["image_grid", "latent_scatter", "manifold", "curves", "confusion_matrix",
@@ -101,8 +109,6 @@ def _figure(figsize, layout="constrained"):
 
 def _host(x, what: str) -> np.ndarray:
     """A NumPy array from a Tensor (any device), a backend array or array-like data."""
-    from ..engine import backend
-    from ..engine.tensor import Tensor
     if isinstance(x, Tensor):
         return x.numpy()
     if backend.is_backend_array(x):
@@ -123,7 +129,6 @@ def _numeric(a: np.ndarray, what: str) -> np.ndarray:
 
 def _scalar(v) -> float:
     """A float from a Python number, NumPy scalar or one-element Tensor."""
-    from ..engine.tensor import Tensor
     if isinstance(v, Tensor):
         return float(v.item())
     return float(np.asarray(v).reshape(()))
@@ -732,7 +737,6 @@ def _graph_of(tensor, show_shapes=True):
     nodes: key -> {"kind", "head", "detail"} in discovery order (output first, then inputs in
     order); edges: {(src_key, dst_key): count}, src feeding dst (count > 1: used twice).
     """
-    from ..engine.tensor import Tensor
     if not isinstance(tensor, Tensor):
         raise TypeError(f"draw_graph needs a minigrad Tensor, got {type(tensor).__name__}")
     nodes, edges = {}, {}
@@ -1035,7 +1039,6 @@ def _draw_graph_matplotlib(nodes, edges, title, kinds_table=_KINDS, what="draw_g
 
 
 def _graphviz_available() -> bool:
-    import importlib.util
     return importlib.util.find_spec("graphviz") is not None and shutil.which("dot") is not None
 
 
@@ -1124,8 +1127,6 @@ _MODEL_KINDS = {  # kind: (face colour, edge colour, legend text, rounded box)
 
 def _layer_graph(model):
     """The graph of layer calls behind a functional or Sequential model (minigrad.nn.graph.Graph)."""
-    from ..nn.model import Model
-    from ..nn.sequential import Sequential
     if isinstance(model, Sequential):
         try:
             model.inputs                          # traces the stack once it is built
@@ -1143,14 +1144,10 @@ def _layer_graph(model):
 def _model_graph_of(model, show_shapes=True, show_layer_names=True):
     """(nodes, edges) in draw_graph's format: one box per layer (a shared layer once, with an
     arrow from each of its callers), one per recorded op, one per model output."""
-    from ..nn.graph import InputNode
-    from ..nn.module import format_shape
     graph = _layer_graph(model)
     nodes, edges, key_of_node = {}, {}, {}
 
     def layer_kind(layer):
-        from ..nn.layers import InputLayer
-        from ..nn.module import Module
         if isinstance(layer, InputLayer):
             return "input"
         if not layer.trainable and layer.weights:
