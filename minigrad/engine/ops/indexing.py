@@ -43,7 +43,10 @@ def _along_axis(indices, axis: int):
     return tuple(index)
 
 
-def _check_along(op, x, indices, axis):
+def _check_along(op, x, indices, axis, negative_wraps=True):
+    """The axis as a positive index, after checking the indices' shape and range. Negative
+    indices count from the end where negative_wraps (NumPy's take_along_axis); PyTorch's gather
+    and scatter_add refuse them, and so do ours, rather than wrap a -1 silently."""
     if x.ndim == 0:
         raise ValueError(f"{op}: a 0-d tensor has no axis to index along")
     axis = normalize_axes(axis, x.ndim, op)[0]
@@ -53,36 +56,48 @@ def _check_along(op, x, indices, axis):
                          f"along axis {axis}: they need x's number of axes and, off the axis, sizes no "
                          "larger than x's")
     n = x.shape[axis]
-    if indices.size and bool(((indices < -n) | (indices >= n)).any()):
-        raise IndexError(f"{op}: an index is out of range for axis {axis} of size {n} (shape {x.shape})")
+    low = -n if negative_wraps else 0
+    if indices.size and bool(((indices < low) | (indices >= n)).any()):
+        bad = int(indices.min()) if bool((indices < low).any()) else int(indices.max())
+        allowed = f"[{low}, {n})" + ("" if negative_wraps else "; negative indices are refused, as in "
+                                     "PyTorch (take_along_axis counts them from the end, as NumPy)")
+        raise IndexError(f"{op}: index {bad} is out of range for axis {axis} of size {n} (shape {x.shape}): "
+                         f"indices must lie in {allowed}")
     return axis
+
+
+def _take(x: Tensor, indices, axis: int, op: str, negative_wraps: bool):
+    indices = _indices_array(indices, x, op)
+    axis = _check_along(op, x, indices, axis, negative_wraps)
+    return GetItem.apply(x, index=_along_axis(indices, axis))
 
 
 @recordable   # reads the sizes of x and the indices
 def take_along_axis(x: Tensor, indices, axis: int):
-    """out[..., i, ...] = x[..., indices[..., i, ...], ...] along `axis` (NumPy's take_along_axis).
+    """out[..., i, ...] = x[..., indices[..., i, ...], ...] along `axis` (NumPy's take_along_axis:
+    a negative index counts from the end).
 
     dL/dx = zeros with g added at the gathered positions (repeats add).
     """
-    indices = _indices_array(indices, x, "take_along_axis")
-    axis = _check_along("take_along_axis", x, indices, axis)
-    return GetItem.apply(x, index=_along_axis(indices, axis))
+    return _take(x, indices, axis, "take_along_axis", negative_wraps=True)
 
 
 @recordable
 def gather(x: Tensor, axis: int, index):
-    """PyTorch's gather(input, dim, index): take_along_axis with the arguments in torch's order."""
-    return take_along_axis(x, index, axis)
+    """PyTorch's gather(input, dim, index): take_along_axis with the arguments in torch's order;
+    as in PyTorch, indices must lie in [0, size) (a negative one is an error, not a wrap)."""
+    return _take(x, index, axis, "gather", negative_wraps=False)
 
 
 @recordable
 def scatter_add(x: Tensor, axis: int, index, src: Tensor):
     """PyTorch's scatter_add: a copy of x with src[..., i, ...] added at x[..., index[..., i, ...], ...].
 
-    Repeated indices add. dL/dx = g,  dL/dsrc = g gathered at the indices.
+    Repeated indices add; as in PyTorch, indices must lie in [0, size) (no negative wrap).
+    dL/dx = g,  dL/dsrc = g gathered at the indices.
     """
     index = _indices_array(index, x, "scatter_add")
-    axis = _check_along("scatter_add", x, index, axis)
+    axis = _check_along("scatter_add", x, index, axis, negative_wraps=False)
     if src.ndim != index.ndim or any(s < i for s, i in zip(src.shape, index.shape)):
         raise ValueError(f"scatter_add: src of shape {src.shape} must be at least as large as index "
                          f"{tuple(index.shape)} in every axis")

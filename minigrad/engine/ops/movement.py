@@ -404,9 +404,13 @@ def roll(x: Tensor, shift, axis=None):
 def flip(x: Tensor, axis=None):
     """x reversed along `axis` (int, tuple, or None: every axis). The gradient is flipped back."""
     axes = range(x.ndim) if axis is None else ((axis,) if isinstance(axis, int) else tuple(axis))
+    axes = [_axis(x, a, "flip") for a in axes]
+    if len(set(axes)) != len(axes):        # flipping twice would undo it: refused, as NumPy does
+        raise ValueError(f"flip: axis {axis} repeats an axis (of a tensor of shape {x.shape}); "
+                         "name each axis once")
     index = [slice(None)] * x.ndim
     for a in axes:
-        index[_axis(x, a, "flip")] = slice(None, None, -1)
+        index[a] = slice(None, None, -1)
     return x[tuple(index)]
 
 

@@ -11,6 +11,7 @@ from ..function import Function, constant, xp_of
 from ..symbolic import recordable
 from .elementwise import Query, where
 from .indexing import take_along_axis
+from .movement import pad
 from .reduce import normalize_axes
 
 __all__ = ["cumsum", "cumprod", "logcumsumexp", "sort", "argsort", "topk"]
@@ -46,12 +47,66 @@ class Cumsum(Function):
         return xp.cumsum(g[reverse], axis=self.axis)[reverse]
 
 
+def _shift(t, toward_end: bool):
+    """t moved one step along its last axis, a zero coming in: toward the end, t'_i = t_{i-1};
+    toward the start, t'_i = t_{i+1}."""
+    if t.shape[-1] == 0:
+        return t
+    none = ((0, 0),) * (t.ndim - 1)
+    if toward_end:
+        return pad(t[..., :-1], none + ((1, 0),))
+    return pad(t[..., 1:], none + ((0, 1),))
+
+
+class LinearScan(Function):
+    """h_i = b_i + a_i * h_{i-1} along the last axis, h_{-1} = 0 (reverse=True: from the end,
+    h_i = b_i + a_i * h_{i+1}, h_n = 0). One step per element: O(n) time and memory.
+
+    dL/db_j = u_j, where u runs the other way with the coefficients shifted one step:
+        u_j = g_j + a_{j+1} u_{j+1}     (reverse: u_j = g_j + a_{j-1} u_{j-1})
+    dL/da_j = u_j * h_{j-1}             (reverse: u_j * h_{j+1})
+    The backward is this scan again, so derivatives of any order follow.
+    """
+    def forward(self, a, b, reverse=False):
+        xp = xp_of(b)
+        self.reverse = reverse
+        h = xp.empty(xp.broadcast_shapes(a.shape, b.shape), dtype=xp.result_type(a, b))
+        a, b = xp.broadcast_to(a, h.shape), xp.broadcast_to(b, h.shape)
+        previous = xp.zeros(h.shape[:-1], dtype=h.dtype)
+        steps = range(h.shape[-1] - 1, -1, -1) if reverse else range(h.shape[-1])
+        for i in steps:
+            previous = b[..., i] + a[..., i] * previous
+            h[..., i] = previous
+        self.h = h
+        return h
+
+    def backward(self, g):
+        a, _ = self.inputs
+        h = self.output(self.h)
+        toward_end = self.reverse            # the coefficient of step i is a_{i+1} (a_{i-1} if reversed)
+        u = LinearScan.apply(_shift(a, toward_end=toward_end), g, reverse=not self.reverse)
+        return u * _shift(h, toward_end=not toward_end), u
+
+
+def _cumprod_backward(x_last, g_last):
+    """dL/dx_j = sum_{i >= j} g_i prod_{k <= i, k != j} x_k = (prod_{k < j} x_k) * S_j with
+    S_j = g_j + x_{j+1} S_{j+1}: an exclusive cumprod times a reversed linear scan, O(n) and
+    exact at zeros (no division by x)."""
+    n = x_last.shape[-1]
+    if n == 0:
+        return g_last
+    none = ((0, 0),) * (x_last.ndim - 1)
+    before = Cumprod.apply(pad(x_last[..., :n - 1], none + ((1, 0),), value=1.0), axis=x_last.ndim - 1)
+    later = LinearScan.apply(_shift(x_last, toward_end=False), g_last, reverse=True)
+    return before * later
+
+
 class Cumprod(Function):
     """z_i = x_0 * ... * x_i along `axis`.   dL/dx_j = sum_{i >= j} g_i * prod_{k <= i, k != j} x_k
 
-    Not g z / x: that is 0/0 at a zero. The products "without x_j" are cumprods of n rows,
-    row j being x with x_j replaced by 1 (n^2 memory for n = the axis length); being
-    cumprods again, they are exact at zeros for gradients of any order.
+    Not g z / x: that is 0/0 at a zero. The sum is (prod_{k < j} x_k) * S_j, where
+    S_j = g_j + x_{j+1} S_{j+1} is a linear scan from the end (LinearScan): O(n) memory, and
+    exact at zeros for gradients of any order.
     """
     def forward(self, x, axis):
         self.axis = axis
@@ -59,23 +114,20 @@ class Cumprod(Function):
 
     def backward(self, g):
         x = self.inputs[0]
-        xp = xp_of(x.data)
-        last, back = _to_last(x, self.axis)                        # (..., n)
-        n = last.shape[-1]
-        rows = where(constant(xp.eye(n, dtype=bool)), 1.0, last.reshape(last.shape[:-1] + (1, n)))
-        without = Cumprod.apply(rows, axis=last.ndim)              # [..., j, i] = prod_{k<=i, k!=j} x_k
-        later = constant(xp.triu(xp.ones((n, n), dtype=x.dtype)))  # i >= j
+        x_last, back = _to_last(x, self.axis)                        # (..., n)
         g_last, _ = _to_last(g, self.axis)
-        grad = (without * later * g_last.reshape(g_last.shape[:-1] + (1, n))).sum(axis=-1)
-        return grad.transpose(back)
+        return _cumprod_backward(x_last, g_last).transpose(back)
 
 
 class Logcumsumexp(Function):
     """z_i = ln(e^x_0 + ... + e^x_i) along `axis`, stable for any x.
-    dL/dx_j = sum_{i >= j} g_i e^(x_j - z_i)    (x_j <= z_i there, so no exponent is positive)
+    dL/dx_j = sum_{i >= j} g_i e^(x_j - z_i) = e^(x_j - z_j) Q_j,  Q_j = g_j + e^(z_j - z_{j+1}) Q_{j+1}
 
     Forward runs logaddexp along the axis (one step per element: exact where a shift by a
-    global maximum would underflow the early terms); backward builds the n x n weights.
+    global maximum would underflow the early terms). Backward is a linear scan from the end
+    (LinearScan, O(n) memory) whose factors are at most 1 (z never decreases, x_j <= z_j), so
+    nothing overflows; where z stays at the same infinity the step factor is taken as 1 (its
+    term's own weight e^(x_j - z_j) is then NaN, as the sum's was).
     """
     def forward(self, x, axis):
         xp = xp_of(x)
@@ -88,15 +140,14 @@ class Logcumsumexp(Function):
 
     def backward(self, g):
         x = self.inputs[0]
-        xp = xp_of(x.data)
         x_last, back = _to_last(x, self.axis)
         z_last, _ = _to_last(self.output(self.z), self.axis)
         g_last, _ = _to_last(g, self.axis)
-        n = x_last.shape[-1]
-        exponent = x_last.reshape(x_last.shape + (1,)) - z_last.reshape(z_last.shape[:-1] + (1, n))  # [j, i]
-        later = constant(xp.triu(xp.ones((n, n), dtype=bool)))                # i >= j
-        weights = where(later, exponent, -float("inf")).exp()
-        return (weights * g_last.reshape(g_last.shape[:-1] + (1, n))).sum(axis=-1).transpose(back)
+        none = ((0, 0),) * (z_last.ndim - 1)
+        same = constant(z_last.data[..., :-1] == z_last.data[..., 1:])
+        steps = where(same, 0.0, z_last[..., :-1] - z_last[..., 1:]).exp()     # e^(z_j - z_{j+1}) <= 1
+        later = LinearScan.apply(pad(steps, none + ((0, 1),)), g_last, reverse=True)
+        return ((x_last - z_last).exp() * later).transpose(back)
 
 
 class Argsort(Query):
@@ -112,7 +163,12 @@ def _scan_axis(x, axis, op):
     """(x, axis): axis=None flattens x first; a negative axis counts from the end."""
     if axis is None:
         return x.reshape(-1), 0
-    return x, normalize_axes(axis, x.ndim, op)[0] if x.ndim else 0
+    if x.ndim == 0:                      # a 0-d tensor scans as one element: axis 0 (or -1) only
+        if isinstance(axis, bool) or not isinstance(axis, int) or axis not in (0, -1):
+            raise ValueError(f"{op}: axis {axis!r} is out of range for a 0-d tensor (shape ()); "
+                             "use axis=0, -1 or None")
+        return x, 0
+    return x, normalize_axes(axis, x.ndim, op)[0]
 
 
 @recordable
