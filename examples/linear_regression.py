@@ -1,52 +1,128 @@
-"""Linear regression, the first lesson: one Dense unit learns y = 2*x1 + 3*x2 + 1 from 30 points.
+# %% [markdown]
+# # Linear regression: one Dense unit learns y = 2·x1 + 3·x2 + 1 from 30 points
+#
+# The first lesson. A single `Dense(1)` unit computes ŷ = w1·x1 + w2·x2 + b; we show it
+# 30 noisy points of the plane y = 2·x1 + 3·x2 + 1 and let plain SGD move (w1, w2, b)
+# towards (2, 3, 1). The model and its training, line by line as in Keras:
+#
+#     model = Sequential([Dense(1, input_shape=(2,))])       # models.linear.linear_regression()
+#     model.compile(optimizer=SGD(lr=0.1), loss="mse")
+#     model.fit(x, y, epochs=5, batch_size=1)                # 30 points: 150 updates
+#     w, b = model.get_weights()                             # w ~ [[2], [3]], b ~ [1]
+#
+# As a script: `python examples/linear_regression.py --epochs 20 --noise 0.3 --out runs/noisy`
+# (`--help` lists every parameter). It writes to `out` (default runs/linear_regression):
+# fit.png (the points and the learned plane; predicted vs true y), training.png (the loss
+# per epoch and w1, w2, b converging) and metrics.json.
 
-    python examples/linear_regression.py                  # 5 epochs, SGD(lr=0.1), batch 1
-    python examples/linear_regression.py --epochs 20 --noise 0.3 --out runs/noisy
-
-The lesson's model and training, line by line as in Keras:
-
-    model = Sequential([Dense(1, input_shape=(2,))])       # models.linear.linear_regression()
-    model.compile(optimizer=SGD(lr=0.1), loss="mse")
-    model.fit(x, y, epochs=5, batch_size=1)                # 30 points: 150 updates
-    w, b = model.get_weights()                             # w ~ [[2], [3]], b ~ [1]
-
-The 30 points: x uniform in [-1, 1)^2 and y = 2*x1 + 3*x2 + 1 plus Gaussian noise of std
-0.1 (--noise). The inputs are centred on purpose: with x in [0, 1) the bias and the weights
-pull against each other (the features x1, x2 and the constant 1 are strongly correlated), and
-150 plain SGD steps often leave them 0.3-0.8 away from (2, 3, 1): try --x-range 0,1.
-
-Writes to --out (default runs/linear_regression):
-    fit.png        the 30 points and the learned plane; predicted vs true y
-    training.png   the loss per epoch (log scale) and w1, w2, b converging to 2, 3, 1
-    metrics.json   loss before/after, learned and true weights, max weight error, wall time
-"""
-from __future__ import annotations
-
-import os
-import sys
+# %%
+import time
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import common  # noqa: E402  (examples/common.py; also puts the repo on sys.path)
-
-from minigrad import plot  # noqa: E402
-from minigrad.data import linear_regression_data  # noqa: E402
-from minigrad.optim import SGD  # noqa: E402
-from models.linear import linear_regression  # noqa: E402
+import common  # examples/common.py: parameters, figures, metrics (and puts the repo on sys.path)
+from minigrad import plot
+from minigrad.data import linear_regression_data
+from minigrad.optim import SGD
+from models.linear import linear_regression
 
 TRUE_W = (2.0, 3.0)
 TRUE_B = 1.0
 LOSS_BAR = 0.05         # the lesson's bar: mse after 5 epochs below this ...
 WEIGHT_BAR = 0.3        # ... and every learned number within this of (2, 3, 1)
 
+# %% [markdown]
+# The parameters: change them here and re-run the notebook (on the command line each is an
+# option, `--x-range 0,1`).
+
+# %% tags=["parameters"]
+epochs = 5              # passes over the points
+lr = 0.1                # SGD learning rate
+batch_size = 1          # points per update: 1 is "stochastic" gradient descent
+points = 30             # number of data points
+noise = 0.1             # std of the Gaussian noise on y
+x_range = "-1,1"        # inputs are uniform in [lo, hi)^2; 'lo,hi'
+limit = None            # use at most this many points (quick runs)
+seed = 0                # random seed
+device = "cpu"          # cpu, cuda or cuda:N
+out = "runs/linear_regression"   # folder for the figures and metrics.json
+verbose = 1             # 0 quiet, 1 progress bars, 2 one line per epoch
+
+# %%
+out = common.parameters(globals())
+
+# %% [markdown]
+# ## The data
+#
+# x is uniform in [-1, 1)², and y = 2·x1 + 3·x2 + 1 plus Gaussian noise of std `noise`.
+# The inputs are centred on purpose: with x in [0, 1) the bias and the weights pull against
+# each other (the features x1, x2 and the constant 1 are strongly correlated), and 150 plain
+# SGD steps often leave them 0.3–0.8 away from (2, 3, 1). Try `x_range = "0,1"`.
+
+# %%
+started = time.perf_counter()
+low, high = (float(v) for v in x_range.split(","))
+n = points if limit is None else min(points, limit)
+x, y = linear_regression_data(n, seed=seed, noise=noise, low=low, high=high)
+print(f"{n} points; the first three: x = {np.round(x[:3].astype(float), 2).tolist()}, "
+      f"y = {np.round(y[:3, 0].astype(float), 2).tolist()}")
+
+# %% [markdown]
+# ## The model: one unit, three numbers
+#
+# `Dense(1)` holds a kernel w of shape (2, 1) and a bias b of shape (1,): 3 parameters.
+# The loss is the mean squared error L = mean((ŷ − y)²), and SGD takes, for each point,
+# the step w ← w − lr·∂L/∂w with ∂L/∂w = 2(ŷ − y)·x and ∂L/∂b = 2(ŷ − y).
+
+# %%
+model = linear_regression()
+model.compile(optimizer=SGD(lr=lr), loss="mse")
+model.summary()
 
 
+def weights():
+    """(w1, w2, b) as plain floats."""
+    w, b = model.get_weights()
+    return [float(w[0, 0]), float(w[1, 0]), float(b[0])]
 
 
+# %% [markdown]
+# ## Training, one epoch at a time
+#
+# `fit` is called for one epoch at a time so that we can look in between: after each epoch
+# we measure the loss on all points and record (w1, w2, b).
 
+# %%
+full_loss = [common.check_finite("loss", model.evaluate(x, y, verbose=0))]   # before training
+params = [weights()]
+epoch_loss = []
+print(f"loss before training: {full_loss[0]:.4f}")
+for epoch in range(epochs):
+    history = model.fit(x, y, epochs=epoch + 1, initial_epoch=epoch, batch_size=batch_size,
+                        verbose=verbose)
+    epoch_loss.append(common.check_finite("loss", history.history["loss"][-1]))
+    full_loss.append(common.check_finite("loss", model.evaluate(x, y, verbose=0)))
+    params.append(weights())
+wall_seconds = time.perf_counter() - started
 
+w1, w2, b = params[-1]
+error = max(abs(w1 - TRUE_W[0]), abs(w2 - TRUE_W[1]), abs(b - TRUE_B))
+print(f"loss after {epochs} epochs: {full_loss[-1]:.4f}")
+print(f"           {'learned':>8} {'true':>6}")
+for name, learned, true in (("w1", w1, TRUE_W[0]), ("w2", w2, TRUE_W[1]), ("b", b, TRUE_B)):
+    print(f"  {name:<8} {learned:8.4f} {true:6.1f}")
+passed = full_loss[-1] < LOSS_BAR and error < WEIGHT_BAR
+print(f"quality bar (loss < {LOSS_BAR}, every weight within {WEIGHT_BAR}): "
+      f"{'met' if passed else 'NOT met'} (largest error {error:.3f})")
 
+# %% [markdown]
+# ## The fit
+#
+# Left, the 30 points (red), the learned plane, and each point's residual as a thin grey line.
+# Right, predicted against true y: a perfect model puts every point on the dashed diagonal;
+# what is left is the noise.
+
+# %%
 def plot_fit(x, y, w, b, path):
     """Left: the points and the learned plane in 3-D. Right: predicted vs true y."""
     fig = plot.new_figure((9.0, 4.0))
@@ -76,6 +152,17 @@ def plot_fit(x, y, w, b, path):
     plot.save_figure(fig, path)
 
 
+plot_fit(x, y, (w1, w2), b, out / "fit.png")
+common.show(out / "fit.png")
+
+# %% [markdown]
+# ## The training
+#
+# Left, the loss per epoch on a log scale: it falls by orders of magnitude in the first
+# epoch and then levels off at the noise (std 0.1 gives an mse near 0.01). Right, the three
+# numbers after each epoch, the true values dashed.
+
+# %%
 def plot_training(epoch_loss, full_loss, params, path):
     """Left: loss per epoch (log). Right: w1, w2, b after each epoch, true values dashed."""
     fig = plot.new_figure((9.0, 3.4))
@@ -104,66 +191,26 @@ def plot_training(epoch_loss, full_loss, params, path):
     plot.save_figure(fig, path)
 
 
-def main(argv=None) -> dict:
-    p = common.parser(__doc__.splitlines()[0], epochs=5, out="runs/linear_regression", batch_size=1)
-    p.add_argument("--lr", type=float, default=0.1, help="SGD learning rate")
-    p.add_argument("--points", type=int, default=30, help="number of data points")
-    p.add_argument("--noise", type=float, default=0.1, help="std of the Gaussian noise on y")
-    p.add_argument("--x-range", default="-1,1", help="inputs are uniform in [lo, hi)^2; 'lo,hi'")
-    args = p.parse_args(argv)
-    out = common.setup(args)
-    x_range = tuple(float(v) for v in args.x_range.split(","))
-    n = args.points if args.limit is None else min(args.points, args.limit)
+plot_training(epoch_loss, full_loss, params, out / "training.png")
+common.show(out / "training.png")
 
-    with common.Timer() as timer:
-        x, y = linear_regression_data(n, seed=args.seed, noise=args.noise, low=x_range[0], high=x_range[1])
-        model = linear_regression()
-        model.compile(optimizer=SGD(lr=args.lr), loss="mse")
-        model.summary()
+# %% [markdown]
+# ## The numbers
+#
+# metrics.json keeps the run's results (its keys stay stable: the README's lessons table is
+# made from them).
 
-        def weights():
-            w, b = model.get_weights()
-            return [float(w[0, 0]), float(w[1, 0]), float(b[0])]
-
-        full_loss = [common.check_finite("loss", model.evaluate(x, y, verbose=0))]
-        params = [weights()]
-        epoch_loss = []
-        print(f"loss before training: {full_loss[0]:.4f}")
-        for epoch in range(args.epochs):          # fit() one epoch at a time, to look in between
-            history = model.fit(x, y, epochs=epoch + 1, initial_epoch=epoch, batch_size=args.batch_size,
-                                verbose=1)
-            epoch_loss.append(common.check_finite("loss", history.history["loss"][-1]))
-            full_loss.append(common.check_finite("loss", model.evaluate(x, y, verbose=0)))
-            params.append(weights())
-
-    w1, w2, b = params[-1]
-    error = max(abs(w1 - TRUE_W[0]), abs(w2 - TRUE_W[1]), abs(b - TRUE_B))
-    print(f"loss after {args.epochs} epochs: {full_loss[-1]:.4f}")
-    print(f"           {'learned':>8} {'true':>6}")
-    for name, learned, true in (("w1", w1, TRUE_W[0]), ("w2", w2, TRUE_W[1]), ("b", b, TRUE_B)):
-        print(f"  {name:<8} {learned:8.4f} {true:6.1f}")
-    passed = full_loss[-1] < LOSS_BAR and error < WEIGHT_BAR
-    print(f"quality bar (loss < {LOSS_BAR}, every weight within {WEIGHT_BAR}): "
-          f"{'met' if passed else 'NOT met'} (largest error {error:.3f})")
-
-    plot_fit(x, y, (w1, w2), b, out / "fit.png")
-    plot_training(epoch_loss, full_loss, params, out / "training.png")
-    metrics = {
-        "loss_before": full_loss[0], "loss_after": full_loss[-1],
-        "loss_per_epoch": full_loss[1:], "train_loss_per_epoch": epoch_loss,
-        "learned": {"w1": w1, "w2": w2, "b": b},
-        "weights_per_epoch": [dict(zip(("w1", "w2", "b"), v)) for v in params],   # epoch 0: initial
-        "true": {"w1": TRUE_W[0], "w2": TRUE_W[1], "b": TRUE_B},
-        "max_weight_error": error, "quality_bar_met": passed,
-        "settings": {"points": n, "epochs": args.epochs, "lr": args.lr, "batch_size": args.batch_size,
-                     "noise": args.noise, "x_range": list(x_range), "seed": args.seed,
-                     "device": args.device},
-        "wall_seconds": timer.seconds,
-    }
-    common.write_json(out / "metrics.json", metrics)
-    print(f"wrote {out / 'fit.png'}, {out / 'training.png'}, {out / 'metrics.json'}")
-    return metrics
-
-
-if __name__ == "__main__":
-    main()
+# %%
+metrics = {
+    "loss_before": full_loss[0], "loss_after": full_loss[-1],
+    "loss_per_epoch": full_loss[1:], "train_loss_per_epoch": epoch_loss,
+    "learned": {"w1": w1, "w2": w2, "b": b},
+    "weights_per_epoch": [dict(zip(("w1", "w2", "b"), v)) for v in params],   # epoch 0: initial
+    "true": {"w1": TRUE_W[0], "w2": TRUE_W[1], "b": TRUE_B},
+    "max_weight_error": error, "quality_bar_met": passed,
+    "settings": {"points": n, "epochs": epochs, "lr": lr, "batch_size": batch_size,
+                 "noise": noise, "x_range": [low, high], "seed": seed, "device": device},
+    "wall_seconds": wall_seconds,
+}
+common.write_json(out / "metrics.json", metrics)
+print(f"wrote {out / 'fit.png'}, {out / 'training.png'}, {out / 'metrics.json'}")
