@@ -48,9 +48,11 @@ def test_activation_layer_gradients(device, activation):
     check_gradients(Activation(activation), x)
 
 
-def test_softmax_activation_uses_channels_of_images(device):
+def test_softmax_activation_uses_the_last_axis_as_keras(device):
+    """Keras' softmax activation is over axis -1 whatever the rank (issue 21.1); nn.Softmax(axis=1)
+    gives the channels of NCHW images."""
     out = Activation("softmax")(rand((2, 3, 2, 2), device))
-    np.testing.assert_allclose(out.numpy().sum(axis=1), 1.0)
+    np.testing.assert_allclose(out.numpy().sum(axis=-1), 1.0, rtol=1e-6)
 
 
 def test_leaky_relu_layer(device):

@@ -149,3 +149,56 @@ def test_tensorboard_refuses_options_it_would_ignore():
     with pytest.raises(TypeError, match=r"made_up=3"):
         cb.TensorBoard("logs", made_up=3)
     cb.TensorBoard("logs", histogram_freq=0, update_freq="epoch")      # Keras' defaults: what it does
+
+
+# ----------------------------------------------------------------------------- 22.11 training mode per thread
+
+def test_predict_in_another_thread_leaves_fit_in_training_mode():
+    """On main, predict()'s inference mode was module state: a fit() running in another thread
+    trained on with dropout off. Deterministic: fit waits inside a forward pass while the main
+    thread predicts, then reads its mode."""
+    import threading
+    inside, predicted = threading.Event(), threading.Event()
+    modes = {"fit": [], "predict": []}
+
+    class Probe(nn.Module):
+        def forward(self, x):
+            if threading.current_thread().name == "fit" and not inside.is_set():
+                inside.set()
+                assert predicted.wait(10)
+                modes["fit"].append(self.training)
+            elif threading.current_thread().name != "fit":
+                modes["predict"].append(self.training)
+            return x
+
+    probe = Probe()
+    model = nn.Sequential([nn.Dense(2, input_shape=(3,)), probe, nn.Dropout(0.5)])
+    model.compile("sgd", "mse")
+    x, y = np.ones((4, 3), np.float32), np.ones((4, 2), np.float32)
+    errors = []
+
+    def run_fit():
+        try:
+            model.fit(x, y, epochs=1, batch_size=4, verbose=0)
+        except BaseException as exc:        # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    worker = threading.Thread(target=run_fit, name="fit")
+    worker.start()
+    assert inside.wait(10)
+    model.predict(x, verbose=0)
+    predicted.set()
+    worker.join(10)
+    assert not errors
+    assert modes["fit"] == [True] and set(modes["predict"]) == {False}
+    assert probe.training is True                 # the modules' own mode (train()/eval()) untouched
+
+
+def test_training_argument_is_per_call_and_train_eval_are_shared():
+    dropout = nn.Dropout(0.5)
+    x = mg.ones(2, 1000)
+    assert (dropout(x, training=False).numpy() == 1).all()
+    assert dropout.training                                       # back to its own mode after the call
+    dropout.eval()
+    assert not dropout.training and (dropout(x).numpy() == 1).all()
+    assert (dropout(x, training=True).numpy() != 1).any()

@@ -36,6 +36,7 @@ from .layer import Layer
 from .layers import frozen_batch_norm_mode, set_frozen_batch_norm_mode
 from .layers import (Activation, BatchNormalization, Dense, Dropout, Flatten, Input, InputLayer, Lambda,
                      LeakyReLU, Reshape)
+from .layers import Softmax
 from .merge import (Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract, add, average,
                     concatenate, maximum, minimum, multiply, subtract)
 from .model import History, Model
@@ -51,7 +52,7 @@ from .recurrent import GRU, LSTM, Bidirectional, SimpleRNN
 __all__ = [
     "Module", "Parameter", "Model", "Sequential", "History",
     "Dense", "Activation", "LeakyReLU", "Dropout", "Flatten", "Reshape", "BatchNormalization",
-    "Input", "InputLayer", "Layer", "Lambda",
+    "Input", "InputLayer", "Layer", "Lambda", "Softmax",
     "Conv2D", "Conv2DTranspose", "MaxPooling2D", "UpSampling2D", "ZeroPadding2D",
     "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate",
     "add", "subtract", "multiply", "average", "maximum", "minimum", "concatenate",
@@ -66,3 +67,9 @@ from .separable import DepthwiseConv2D, SeparableConv2D
 
 __all__ += ["RandomTranslation", "RandomRotation", "RandomZoom", "RandomFlip", "Rescaling",
             "DepthwiseConv2D", "SeparableConv2D"]
+
+# -- model files (saving/, serialization.py, models.py): Keras' load_model, configs, the registry --
+from . import models
+from .models import clone_model, load_model, model_from_json, register_keras_serializable, save_model
+
+__all__ += ["models", "load_model", "save_model", "clone_model", "model_from_json", "register_keras_serializable"]

@@ -5,8 +5,11 @@
 The names are relu, sigmoid, tanh, softmax, softplus, leaky_relu and every name in
 minigrad/ops/activations.py's __all__ (an activation added there is found here too).
 
-softmax normalises over the channel axis as Keras does: the last axis of a (batch,
-features) output, axis 1 of an NCHW image.
+softmax normalises over the last axis, whatever the rank, as Keras' does (the Softmax layer
+takes axis= to choose another). Image layers apply their activation in their own layout, so
+Conv2D(activation="softmax") normalises over the channels under channels_last (the last axis
+Keras sees) and over the width under channels_first, as in Keras; for per-pixel class
+scores on NCHW images use Softmax(axis=1).
 """
 from __future__ import annotations
 
@@ -19,7 +22,8 @@ def linear(x):
 
 
 def softmax(x):
-    return F.softmax(x, axis=1 if x.ndim == 4 else -1)
+    """Keras' softmax activation: over the last axis."""
+    return F.softmax(x, axis=-1)
 
 
 def leaky_relu(x):
@@ -39,6 +43,16 @@ _BY_NAME = {
     # swish, mish, softsign, hard_sigmoid, hard_silu, relu6, log_sigmoid, exponential, ...)
     **{name: getattr(_ops_activations, name) for name in _ops_activations.__all__},
 }
+
+
+_ACROSS_AXES = (softmax, F.softmax, F.log_softmax, _ops_activations.softmin)   # mix values along an axis
+
+
+def is_elementwise(activation) -> bool:
+    """Whether the activation acts on each value alone (relu, tanh, ...), so the layout of the
+    tensor it is given does not matter; False for softmax and for unknown functions."""
+    return any(activation is fn for fn in _BY_NAME.values()) and \
+        not any(activation is fn for fn in _ACROSS_AXES)
 
 
 def get(activation):

@@ -21,8 +21,9 @@ from __future__ import annotations
 import math
 
 from ..engine import functional as F
-from ..engine.function import constant
+from ..engine.function import constant, xp_of
 from . import activations
+from . import data_format as formats
 from .conv_layers import same_padding
 from .embedding import mask_of
 from .module import Module
@@ -198,7 +199,6 @@ class AveragePooling1D(_Pooling1D):
 
 
 def _xp(t):
-    from ..engine.function import xp_of
     return xp_of(t.data)
 
 
@@ -244,23 +244,25 @@ class GlobalAveragePooling1D(Module):
 
 
 def _image_axes(data_format, layer):
-    data_format = str(data_format).lower()
-    if data_format not in ("channels_first", "channels_last"):
-        raise ValueError(f"{layer}: data_format must be 'channels_first' (NCHW) or 'channels_last' "
-                         f"(NHWC), got {data_format!r}")
+    """(format, the (height, width) axes of a batch); None: the global format (set_image_data_format)."""
+    data_format = formats.normalize(data_format, layer)
     return data_format, ((2, 3) if data_format == "channels_first" else (1, 2))
 
 
 class _GlobalPooling2D(Module):
-    def __init__(self, data_format="channels_first", keepdims=False, name=None, input_shape=None):
+    """data_format=None takes the global image format when the layer is made, as every image layer."""
+
+    def __init__(self, data_format=None, keepdims=False, name=None, input_shape=None):
         super().__init__(name=name, input_shape=input_shape)
         self.data_format, self.axes = _image_axes(data_format, type(self).__name__)
         self.keepdims = bool(keepdims)
 
     def compute_output_shape(self, input_shape):
         if len(input_shape) != 3:
+            layout = "(channels, height, width)" if self.data_format == "channels_first" else \
+                "(height, width, channels)"
             raise ValueError(f"{type(self).__name__} layer '{self.name}' needs images, per-sample "
-                             f"shape (channels, height, width) ({self.data_format}); got "
+                             f"shape {layout} ({self.data_format}); got "
                              f"{tuple(input_shape)}")
         channels = input_shape[0] if self.data_format == "channels_first" else input_shape[2]
         if not self.keepdims:

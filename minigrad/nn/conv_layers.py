@@ -15,7 +15,6 @@ Conv2DTranspose (C_in, filters, kh, kw); initialised Glorot-uniform with Keras' 
 from __future__ import annotations
 
 import math
-
 import warnings
 
 from ..engine import functional as F
@@ -24,7 +23,6 @@ from . import activations
 from . import data_format as formats
 from .initializers import conv_fans
 from .module import Module, _shapes_match, pair
-
 
 
 def kernel_geometry(layer, kernel_size, strides, dilation_rate):
@@ -36,6 +34,7 @@ def kernel_geometry(layer, kernel_size, strides, dilation_rate):
         if min(value) < 1:
             raise ValueError(f"{layer}: {what} must be positive, got {value}")
     return pairs
+
 
 class ImageLayer(Module):
     """An image layer in either layout: its methods compute on NCHW (build, compute_output_shape,
@@ -70,6 +69,14 @@ class ImageLayer(Module):
     def _output_shape(self, input_shape):
         out = self.compute_output_shape(self._first(input_shape))
         return formats.to_channels_last(out) if self.channels_last else out
+
+    def _activate(self, y):
+        """self.activation on an NCHW result, as Keras applies it in the layer's own layout: for
+        an elementwise one (relu, ...) the layout does not matter; softmax (or a function of the
+        user's) sees the channels last under channels_last."""
+        if not self.channels_last or activations.is_elementwise(self.activation):
+            return self.activation(y)
+        return self.activation(y.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
 
     def _forward(self, x, *args, **kwargs):
         if not self.channels_last:
@@ -152,7 +159,7 @@ class _Conv(ImageLayer):
     def _add_bias_and_activate(self, y):
         if self.use_bias:
             y = y + self.bias.reshape(1, -1, 1, 1)
-        return self.activation(y)
+        return self._activate(y)
 
 
 class Conv2D(_Conv):

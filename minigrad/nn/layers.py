@@ -168,6 +168,26 @@ class Activation(Module):
         return input_shape
 
 
+class Softmax(Module):
+    """softmax over `axis` (Keras' Softmax layer; default the last axis, as the "softmax"
+    activation): y = e^x / sum(e^x) along that axis.   Softmax(axis=1) for NCHW class maps."""
+
+    def __init__(self, axis=-1, name=None, input_shape=None):
+        super().__init__(name=name, input_shape=input_shape)
+        if isinstance(axis, bool) or not isinstance(axis, int) or axis == 0:
+            raise ValueError(f"Softmax: axis must be a non-zero int (axis 0 is the batch), got {axis!r}")
+        self.axis = axis
+
+    def forward(self, x):
+        if not -x.ndim < self.axis < x.ndim:
+            raise ValueError(f"Softmax layer '{self.name}': axis {self.axis} is not a feature axis of an "
+                             f"input of shape {x.shape} (axis 0 is the batch)")
+        return F.softmax(x, axis=self.axis)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+
 class LeakyReLU(Module):
     """y = x for x > 0, negative_slope * x otherwise (Keras' default 0.3).
 
@@ -224,7 +244,8 @@ class Reshape(Module):
         super().__init__(name=name, input_shape=input_shape)
         self.target_shape = _as_shape(shape if target_shape is None else target_shape)
         t = self.target_shape
-        if len(t) == 3 and t[0] == t[1] != t[2] and image_data_format() == "channels_first":
+        # (7, 7, 128) reads as 7 channels of 7x128 here; (1, 1, 2) is no evidence either way
+        if len(t) == 3 and t[0] == t[1] > 1 and t[2] != t[0] and image_data_format() == "channels_first":
             warnings.warn(f"Reshape({t}) looks like a channels-last image (height, width, channels), "
                           f"but images are channels-first here (minigrad's default): the next image layer "
                           f"will read {t[0]} channels of {t[1]}x{t[2]}. For Keras' channels-last code call "
@@ -288,6 +309,7 @@ class BatchNormalization(Module):
             raise TypeError(f"BatchNormalization: the first argument is axis (as in Keras); for a "
                             f"momentum of {axis} write BatchNormalization(momentum={axis})")
         self.axis = axis                     # None: the channel axis of the image data format
+        self._data_format = image_data_format()   # the global format when the layer is made, as Keras
         self.momentum = float(momentum)
         self.epsilon = float(epsilon)
         self.center = center
@@ -297,7 +319,7 @@ class BatchNormalization(Module):
         """The normalised axis of a (batch, ...) input of `ndim` axes, as a positive index."""
         axis = self.axis
         if axis is None:
-            axis = 1 if ndim <= 2 or image_data_format() == "channels_first" else -1
+            axis = 1 if ndim <= 2 or self._data_format == "channels_first" else -1
         if not -ndim < axis < ndim or axis == 0 or axis == -ndim:
             raise ValueError(f"BatchNormalization layer '{self.name}': axis {self.axis} is not a feature "
                              f"axis of a {ndim}-d input (axis 0 is the batch)")

@@ -39,6 +39,8 @@ _name_counts: defaultdict = defaultdict(int)
 
 class _Calls(threading.local):
     depth = 0               # how deep in nested module calls this thread is (0: the outermost)
+    modes = {}              # {id(module): True/False}: the training mode of this thread's calls
+                            # (model(x, training=...), fit, predict), over the modules' own mode
 
 
 _calls = _Calls()
@@ -105,7 +107,7 @@ class Module:
     them from the per-sample input shape and compute_output_shape(input_shape).
     """
     # class-level defaults, so a subclass that forgets super().__init__() still mostly works
-    training = True
+    _training = True            # the module's own mode: train() / eval()
     built = False
     input_shape = None          # per-sample shape seen at build
     output_shape = None         # per-sample shape of the output
@@ -123,7 +125,7 @@ class Module:
 
     def __init__(self, name=None, input_shape=None, trainable=True):
         self._name = name or unique_name(_snake_case(type(self).__name__))   # named when made, as Keras
-        self.training = True
+        self._training = True
         self.built = False
         self._trainable = bool(trainable)
         self._declared_input_shape = None if input_shape is None else _as_shape(input_shape)
@@ -218,16 +220,36 @@ class Module:
                     out.append(regularizer(p))
         return out
 
+    @property
+    def training(self) -> bool:
+        """True in training mode (dropout active, batch norm on batch statistics).
+
+        The mode a call runs in belongs to the thread making it: model(x, training=False),
+        fit (training) and predict/evaluate (inference) set it for their own thread only, so
+        predict() in one thread never switches off dropout in a fit() running in another.
+        Outside such a call, it is the module's own mode, set by train() / eval() (shared by
+        every thread, like the weights)."""
+        modes = _calls.modes
+        if modes:
+            mode = modes.get(id(self))
+            if mode is not None:
+                return mode
+        return self._training
+
+    @training.setter
+    def training(self, value) -> None:
+        self._training = bool(value)
+
     @contextlib.contextmanager
     def _mode(self, training: bool):
-        """Training (True) or inference (False) mode for the whole tree, restored afterwards."""
-        saved = [(m, m.training) for m in self.modules()]
-        self.train(training)
+        """Training (True) or inference (False) mode for the whole tree, for the calls this
+        thread makes inside the block (other threads keep theirs); restored afterwards."""
+        before = _calls.modes
+        _calls.modes = {**before, **{id(m): bool(training) for m in self.modules()}}
         try:
             yield
         finally:
-            for m, mode in saved:
-                m.training = mode
+            _calls.modes = before
 
     def forward(self, x):
         raise NotImplementedError(f"{type(self).__name__} must define forward(x)")
@@ -386,9 +408,10 @@ class Module:
 
     # ------------------------------------------------------------------ modes and freezing
     def train(self, mode: bool = True):
-        """Training mode (dropout active, batch norm on batch statistics) for the whole tree."""
+        """Training mode (dropout active, batch norm on batch statistics) for the whole tree:
+        the modules' own mode, seen by every thread outside fit/predict/model(x, training=)."""
         for m in self.modules():
-            m.training = bool(mode)
+            m._training = bool(mode)
         return self
 
     def eval(self):

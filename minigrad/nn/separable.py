@@ -119,7 +119,7 @@ class DepthwiseConv2D(ImageLayer):
         y = self._depthwise(x)
         if self.use_bias:
             y = y + self.bias.reshape(1, -1, 1, 1)
-        return self.activation(y)
+        return self._activate(y)
 
 
 class SeparableConv2D(DepthwiseConv2D):
@@ -165,4 +165,4 @@ class SeparableConv2D(DepthwiseConv2D):
         y = F.conv2d(self._depthwise(x), self.pointwise_kernel)
         if self.use_bias:
             y = y + self.bias.reshape(1, -1, 1, 1)
-        return self.activation(y)
+        return self._activate(y)
