@@ -388,7 +388,7 @@ def test_broadcasting_example(ab):
 # ----------------------------------------------------------------------------- check_property, assert_model_gradients
 
 from minigrad import nn  # noqa: E402
-from minigrad.testing import assert_model_gradients, check_property  # noqa: E402
+from minigrad.testing import NotWrittenYet, assert_model_gradients, check_arrays, check_property  # noqa: E402
 
 
 def test_check_property_passes_and_reports_the_smallest_failing_example():
@@ -406,16 +406,29 @@ def test_check_property_passes_and_reports_the_smallest_failing_example():
     assert held and held.message == "✓ anything: held for 7 drawn examples (hypothesis)."
 
 
+def unwritten_array():
+    raise NotImplementedError("Exercise 3c")
+
+
 def test_check_property_says_when_the_code_is_not_written_and_shows_arrays():
     def unwritten(a):
         raise NotImplementedError("Exercise 3a")
     verdict = check_property(unwritten, arrays(shapes(max_dims=1)), name="p")
     assert not verdict and "✗ p: the code under test is not written yet (Exercise 3a)." in verdict.message
+    assert verdict.unwritten == "Exercise 3a"
+
+    def nested(a):              # a check inside the property: its placeholder is still named
+        check_arrays(unwritten_array, a, what="inner").raise_if_failed()
+    inner = check_property(nested, arrays(shapes(max_dims=1)), name="q")
+    assert not inner and inner.message.startswith("✗ q: the code under test is not written yet (Exercise 3c)."), inner
 
     def positive(a):
         assert (a > 0).all(), "not all positive"
     arrays_fail = check_property(positive, arrays((2,)), name="positive")
     assert not arrays_fail and "arguments: array of shape (2,):" in arrays_fail.message
+    assert arrays_fail.unwritten is None
+    with pytest.raises(NotWrittenYet, match="Exercise 3a"):
+        verdict.raise_if_failed()
 
 
 def test_assert_model_gradients_accepts_a_numpy_x_as_assert_gradients_match_does(device):

@@ -200,16 +200,32 @@ def gradgradcheck(fn, *inputs, eps=1e-6, atol=1e-5, rtol=1e-3, method="central",
 # of two inputs swapped). check_gradients and check_arrays answer in those words and return a
 # Verdict, which a notebook shows as its text and a test can assert on.
 
+class NotWrittenYet(AssertionError, NotImplementedError):
+    """A check failed because the code under test raised NotImplementedError (a placeholder).
+
+    Both an AssertionError (a failed check) and a NotImplementedError, so that a check run
+    inside another (check_property) still reports "not written yet"; `reason` is the
+    placeholder's own message.
+    """
+
+    def __init__(self, message, reason=""):
+        super().__init__(message)
+        self.reason = reason
+
+
 class Verdict:
     """The outcome of a check: ``bool(v)`` is whether it passed, ``str(v)`` says why in plain words.
 
     A notebook cell that ends with a check shows the text (``repr``); ``v.raise_if_failed()``
-    turns a failure into an AssertionError carrying the same text, for tests.
+    turns a failure into an AssertionError carrying the same text, for tests (NotWrittenYet,
+    also an AssertionError, when the code under test is a placeholder: `unwritten` holds the
+    placeholder's message then, else None).
     """
 
-    def __init__(self, passed: bool, message: str):
+    def __init__(self, passed: bool, message: str, unwritten=None):
         self.passed = bool(passed)
         self.message = message
+        self.unwritten = unwritten
 
     def __bool__(self):
         return self.passed
@@ -220,6 +236,8 @@ class Verdict:
     __repr__ = __str__
 
     def raise_if_failed(self):
+        if self.unwritten is not None:
+            raise NotWrittenYet(self.message, self.unwritten)
         if not self.passed:
             raise AssertionError(self.message)
         return self
@@ -255,15 +273,17 @@ def _not_written(exc):
     return isinstance(exc, NotImplementedError)
 
 
-def _raised(stage, name, exc):
+def _raised(stage, name, exc) -> Verdict:
+    """The failed Verdict for code under test that raised `exc` in `stage`."""
     if _not_written(exc):
-        detail = f" ({exc})" if str(exc) else ""
-        return (f"✗ {name}: the {stage} is not written yet{detail}.\n"
-                f"  Replace the `raise NotImplementedError` in the {stage} with your code, then run "
-                "this check again.")
-    return (f"✗ {name}: the {stage} raised {type(exc).__name__}: {exc}\n"
-            f"  The check could not compare anything: fix the {stage} so that it runs, then run "
-            "this check again.")
+        reason = getattr(exc, "reason", str(exc))       # a nested check's NotWrittenYet
+        detail = f" ({reason})" if reason else ""
+        return Verdict(False, f"✗ {name}: the {stage} is not written yet{detail}.\n"
+                              f"  Replace the `raise NotImplementedError` in the {stage} with your "
+                              "code, then run this check again.", unwritten=reason)
+    return Verdict(False, f"✗ {name}: the {stage} raised {type(exc).__name__}: {exc}\n"
+                          f"  The check could not compare anything: fix the {stage} so that it runs, "
+                          "then run this check again.")
 
 
 def _hint(analytic, numerical, other_numericals, names, index_of):
@@ -319,7 +339,7 @@ def check_gradients(fn, *inputs, analytic=None, name=None, eps=1e-6, atol=1e-5, 
         with autograd.no_grad():
             outputs = _outputs(call(*inputs))
     except Exception as exc:        # the learner's forward: report it, whatever it raised
-        return Verdict(False, _raised("forward", name, exc))
+        return _raised("forward", name, exc)
     if not outputs:
         return Verdict(False, f"✗ {name}: the forward returned no floating-point tensor "
                               "(did it return an array instead of the result of .apply?)")
@@ -328,7 +348,7 @@ def check_gradients(fn, *inputs, analytic=None, name=None, eps=1e-6, atol=1e-5, 
         try:
             grads = _analytic(call, inputs, checked, vs)
         except Exception as exc:
-            return Verdict(False, _raised("backward", name, exc))
+            return _raised("backward", name, exc)
         stage = "backward"
     else:
         vs = [np.ones(y.shape) for y in outputs]
@@ -340,7 +360,7 @@ def check_gradients(fn, *inputs, analytic=None, name=None, eps=1e-6, atol=1e-5, 
         try:
             result = analytic(*values)
         except Exception as exc:
-            return Verdict(False, _raised("gradient function", name, exc))
+            return _raised("gradient function", name, exc)
         result = result if isinstance(result, (tuple, list)) else (result,)
         if len(result) != len(checked):
             return Verdict(False, f"✗ {name}: your gradient function returned {len(result)} "
@@ -397,7 +417,7 @@ def check_arrays(yours, expected, what="your result", against="the expected valu
         try:
             yours = yours()
         except Exception as exc:       # the learner's code: report whatever it raised
-            return Verdict(False, _raised("code", what, exc))
+            return _raised("code", what, exc)
     try:
         mine = np.asarray(backend.to_numpy(yours.data) if isinstance(yours, Tensor) else yours,
                           dtype=np.float64)

@@ -56,8 +56,8 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess by th
         "minigrad.testing needs the 'hypothesis' package, which is not installed: "
         "pip install 'minigrad[test]'  (or: pip install hypothesis)") from exc
 
-from .gradcheck import (GradcheckError, Verdict, check_arrays, check_gradients, gradcheck,
-                        gradgradcheck)
+from .gradcheck import (GradcheckError, NotWrittenYet, Verdict, check_arrays, check_gradients,
+                        gradcheck, gradgradcheck)
 from ..engine.ops.conv import _conv_out_hw, _conv_transpose_out_hw
 from ..engine.tensor import Tensor
 
@@ -65,7 +65,7 @@ __all__ = [
     "shapes", "broadcastable_shapes", "elements", "arrays", "tensors", "axes", "shape_and_axes",
     "reduced_shape", "ConvGeometry", "conv_geometries", "conv_output_size",
     "conv_transpose_output_size", "assert_gradients_match", "assert_model_gradients",
-    "Verdict", "check_gradients", "check_arrays", "check_property",
+    "Verdict", "NotWrittenYet", "check_gradients", "check_arrays", "check_property",
 ]
 
 
@@ -600,11 +600,12 @@ def check_property(prop, *strategies, name=None, max_examples=50):
         return Verdict(True, f"✓ {name}: held for {max_examples} drawn examples (hypothesis).")
     try:
         prop(*example)
-    except NotImplementedError as exc:
-        detail = f" ({exc})" if str(exc) else ""
+    except NotImplementedError as exc:       # a placeholder, maybe inside a nested check
+        reason = getattr(exc, "reason", str(exc))
+        detail = f" ({reason})" if reason else ""
         return Verdict(False, f"✗ {name}: the code under test is not written yet{detail}.\n"
                               "  Replace the `raise NotImplementedError` with your code, then run "
-                              "this check again.")
+                              "this check again.", unwritten=reason)
     except Exception as exc:
         shown = ", ".join(_short_repr(a) for a in example)
         return Verdict(False, f"✗ {name}: fails for the smallest example hypothesis found:\n"
