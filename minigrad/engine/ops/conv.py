@@ -31,6 +31,14 @@ two and gradients of any order work:
     ConvTranspose2d(y, w)   x  = conv^T(y, w)       (the adjoint of x -> conv(x, w))
     Conv2dFilterGrad(x, g)  dw = dL/dw of conv(x, w) when g = dL/dy
 
+The im2col products are the definition. A 3x3, stride-1, undilated, ungrouped float
+convolution (every conv of the DCGAN's generator, and the input gradient of each, which is a
+stride-1 3x3 conv by the flipped kernel) takes a fast path beside it: Winograd F(2x2, 3x3)
+in winograd.py, derived there, 2.25x fewer multiplications, the batch in cache-sized chunks.
+Its filter gradient is the Winograd adjoint. Same numbers up to float32 rounding;
+tests/test_conv_fast.py holds the two paths side by side; FAST_PATHS = False runs the
+definitions alone.
+
 Pooling: Unfold2d copies the windows out as a (kh, kw, N, C, Ho, Wo) array; max/avg pooling
 are a max/sum over its two leading axes, whose backward (Tensor.max: ties share equally)
 lands on the windows, and Fold2d (col2im again) adds those back onto the image. Padding
@@ -46,7 +54,7 @@ import operator
 
 from ..function import Function, constant, xp_of
 from ..tensor import Tensor
-from . import movement
+from . import movement, winograd
 
 __all__ = ["conv2d", "conv_transpose2d", "max_pool2d", "avg_pool2d", "upsample", "pad2d"]
 
@@ -163,13 +171,34 @@ def _weight_matrix(w, groups):
     return w.reshape(groups, w.shape[0] // groups, -1)
 
 
+# The fast paths (winograd.py) compute the same numbers as the im2col definitions here, up to
+# float32 rounding (tests/test_conv_fast.py); False runs the definitions alone.
+FAST_PATHS = True
+
+
 def _conv2d(x, w, stride, padding, dilation, out_hw, groups):
-    """The arrays of conv2d: Y = W @ cols(x), one product per group, back to NCHW."""
+    """The arrays of conv2d: Winograd F(2x2, 3x3) where it applies, else the definition."""
+    if FAST_PATHS and winograd.applies(w.shape[2:], stride, dilation, groups, x.dtype):
+        return winograd.conv2d(x, w, padding, out_hw)
+    return _conv2d_im2col(x, w, stride, padding, dilation, out_hw, groups)
+
+
+def _conv2d_im2col(x, w, stride, padding, dilation, out_hw, groups):
+    """The definition, as arrays: Y = W @ cols(x), one product per group, back to NCHW."""
     N, C_out = x.shape[0], w.shape[0]
     batch_last = _batch_last(N, out_hw[1])
     cols = _im2col(x, w.shape[2:], out_hw, stride, padding, dilation, batch_last)
     y = _weight_matrix(w, groups) @ _by_group(cols, groups)                 # (G, C_out/G, N*Ho*Wo)
     return _to_image(y.reshape(C_out, -1), N, out_hw, batch_last)
+
+
+def _conv2d_filter_grad(x, g, kernel, stride, padding, dilation, groups):
+    """The arrays of Conv2dFilterGrad: Winograd where it applies, else G @ cols(x)^T."""
+    if FAST_PATHS and winograd.applies(kernel, stride, dilation, groups, x.dtype):
+        return winograd.filter_grad(x, g, padding)
+    batch_last = _batch_last(x.shape[0], g.shape[3])
+    cols = _im2col(x, kernel, g.shape[2:], stride, padding, dilation, batch_last)
+    return _filter_grad(cols, g, (g.shape[1], x.shape[1] // groups) + tuple(kernel), groups, batch_last)
 
 
 def _filter_grad(cols, g, weight_shape, groups, batch_last):
@@ -260,6 +289,10 @@ class ConvTranspose2d(Function):
         need_y, need_w = self.needs_input_grad
         geo = self.geometry
         groups, Ho_Wo, N = geo["groups"], y.shape[2:], y.shape[0]
+        if FAST_PATHS and winograd.applies(w.shape[2:], geo["stride"], geo["dilation"], groups, g.dtype):
+            g_y = winograd.conv2d(g, w, geo["padding"], Ho_Wo) if need_y else None
+            g_w = winograd.filter_grad(g, y, geo["padding"]) if need_w else None
+            return g_y, g_w
         batch_last = _batch_last(N, Ho_Wo[1])
         cols = _im2col(g, w.shape[2:], Ho_Wo, geo["stride"], geo["padding"], geo["dilation"], batch_last)
         g_y = _to_image((_weight_matrix(w, groups) @ _by_group(cols, groups)).reshape(w.shape[0], -1),
@@ -278,10 +311,7 @@ class Conv2dFilterGrad(Function):
     """
     def forward(self, x, g, stride, padding, dilation, kernel, groups=1):
         self.geometry = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
-        batch_last = _batch_last(x.shape[0], g.shape[3])
-        cols = _im2col(x, kernel, g.shape[2:], stride, padding, dilation, batch_last)
-        return _filter_grad(cols, g, (g.shape[1], x.shape[1] // groups) + tuple(kernel), groups,
-                            batch_last)
+        return _conv2d_filter_grad(x, g, kernel, stride, padding, dilation, groups)
 
     def backward(self, v):
         x, g = self.inputs
