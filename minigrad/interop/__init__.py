@@ -15,8 +15,9 @@ from Keras in the order Keras lists the layers. Python code inside a model (a La
 an op applied to symbolic tensors) has no counterpart: to_torch and export_onnx refuse it,
 naming it; reading Keras weights passes it by (it has no weights).
 
-Files: walk.py (what the converters share), keras_h5.py (needs h5py), torch.py (needs torch),
-onnx.py (needs onnx; onnxruntime to run the result). Each optional package is imported only
+Files: torch.py (needs torch), onnx.py (needs onnx; onnxruntime to run the result); the Keras
+files are models' business and live in minigrad/nn/saving/ (keras_h5.py needs h5py), what the
+converters share in minigrad/nn/walk.py; keras_h5.py and walk.py here are their old import paths. Each optional package is imported only
 when its function is called, so `import minigrad.interop` needs NumPy alone. Nothing in the
 engine imports this package.
 """
@@ -25,14 +26,7 @@ from __future__ import annotations
 __all__ = ["load_keras_weights", "save_keras_weights", "to_torch", "from_torch_state_dict", "export_onnx"]
 
 
-def load_keras_weights(model, path, *args, **kwargs):
-    from .keras_h5 import load_keras_weights as load
-    return load(model, path, *args, **kwargs)
-
-
-def save_keras_weights(model, path):
-    from .keras_h5 import save_keras_weights as save
-    return save(model, path)
+from ..nn.saving.keras_h5 import load_keras_weights, save_keras_weights  # noqa: E402 (Keras files are nn's)
 
 
 def to_torch(model):

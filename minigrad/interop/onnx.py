@@ -50,7 +50,7 @@ from ..nn import (Activation, Add, Average, AveragePooling1D, BatchNormalization
                   GlobalAveragePooling2D, GlobalMaxPooling1D, GlobalMaxPooling2D, LeakyReLU, MaxPooling1D,
                   MaxPooling2D, Reshape, UpSampling2D, ZeroPadding2D, recurrent)
 from ..nn.conv1d import time_padding
-from . import walk
+from ..nn import walk
 
 WHO = "export_onnx"
 OPSET = 17

@@ -50,7 +50,7 @@ from ..nn import (Activation, Add, AveragePooling1D, Average, BatchNormalization
                   Subtract, UpSampling2D, ZeroPadding2D, recurrent)
 from ..nn.conv1d import time_padding
 from ..nn.saving import assign
-from . import walk
+from ..nn import walk
 
 WHO_OUT, WHO_IN = "to_torch", "from_torch_state_dict"
 

@@ -267,19 +267,50 @@ class Graph:
 
 
 def flatten_structure(structure):
-    """(flat list of tensors, names or None, kind) of a tensor, a list/tuple or a dict of them."""
+    """(flat list of tensors, names or None, kind) of a tensor, a list/tuple or a dict of them
+    (nested structures are flattened in order; pack_nested rebuilds them)."""
     if isinstance(structure, dict):
-        return list(structure.values()), list(structure.keys()), "dict"
+        return flatten_nested(structure)[0], list(structure.keys()), "dict"
     if isinstance(structure, (list, tuple)):
-        return list(structure), None, "list"
+        return flatten_nested(structure)[0], None, "list"
     return [structure], None, "single"
 
 
+def flatten_nested(structure):
+    """(flat list of the leaves, a template): the template is the structure with each leaf
+    replaced by its position in the flat list (lists, tuples and dicts, nested as deep as they go)."""
+    flat = []
+
+    def visit(item):
+        if isinstance(item, dict):
+            return {k: visit(v) for k, v in item.items()}
+        if isinstance(item, (list, tuple)):
+            return type(item)(visit(v) for v in item)
+        flat.append(item)
+        return len(flat) - 1
+    return flat, visit(structure)
+
+
+def pack_nested(values, template):
+    """The inverse of flatten_nested: `values` put back in the template's structure."""
+    if isinstance(template, dict):
+        return {k: pack_nested(values, v) for k, v in template.items()}
+    if isinstance(template, (list, tuple)):
+        return type(template)(pack_nested(values, v) for v in template)
+    return values[template]
+
+
+def unpack_singleton(structure):
+    """Keras' rule for a model's outputs: a list or tuple of one element is that element."""
+    if isinstance(structure, (list, tuple)) and len(structure) == 1:
+        return structure[0]
+    return structure
+
+
 def pack_structure(values, names, kind):
-    """The inverse of flatten_structure, for real values."""
+    """The inverse of flatten_structure, for real values (flat structures)."""
     if kind == "dict":
         return dict(zip(names, values))
     if kind == "list":
         return list(values)
     return values[0]
-

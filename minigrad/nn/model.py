@@ -24,7 +24,7 @@ import numpy as np
 
 from ..engine.tensor import Tensor
 from ..training.callbacks import History  # noqa: F401  (re-exported: nn.History, as before)
-from . import graph, saving
+from . import graph
 from .module import Module, format_shape, unique_name
 from .trainer import Trainer
 
@@ -79,8 +79,19 @@ class Model(Trainer, Module):
     def _init_graph(self, inputs, outputs):
         if inputs is None or outputs is None:
             raise TypeError("Model(inputs, outputs): give both, e.g. Model(x, y) with x = Input((784,))")
+        self._inputs_struct, self._outputs_struct = inputs, outputs
         flat_in, in_keys, self._input_kind = graph.flatten_structure(inputs)
-        flat_out, out_keys, self._output_kind = graph.flatten_structure(outputs)
+        once = set()
+        for t in flat_in:
+            if id(t) in once:
+                raise ValueError(f"Model '{self.name}': the input {getattr(t.node, 'name', t)!r} appears more than "
+                                 "once in inputs; an input may appear only once (as in Keras). To feed one "
+                                 "array to two branches, use the input tensor twice inside the model")
+            once.add(id(t))
+        # Keras' rule: outputs=[o] (one element) gives o itself; deeper structures are kept
+        given = graph.unpack_singleton(outputs)
+        flat_out, out_keys, self._output_kind = graph.flatten_structure(given)
+        self._output_template = graph.flatten_nested(given)[1]
         self._graph = graph.Graph(flat_in, flat_out, self.name)
         self._graph_layers = self._graph.layers()          # children(): weights in layer order
         self._input_keys = in_keys or [t.node.name for t in flat_in]
@@ -91,10 +102,19 @@ class Model(Trainer, Module):
         outs = [tuple(t.shape[1:]) for t in flat_out]
         self.output_shape = outs[0] if self._output_kind == "single" else outs
         self._declared_input_shape = self.input_shape if self._input_kind == "single" else None
-        self._integer_inputs = {id(t): t.dtype.kind in "iub" or any(
-            node.layer.accepts_integer_input for node in self._graph.nodes
-            if hasattr(node, "layer") and any(u is t for u in node.input_tensors)) for t in flat_in}
+        self._integer_inputs = {id(t): self._takes_integers(t) for t in flat_in}
         self.built = True
+
+    def _takes_integers(self, symbolic_input) -> bool:
+        """True when integer data for this Input stays integer: a layer reading it takes
+        integer ids (Embedding), or it is an integer Input that no weighted layer reads
+        (Keras casts what goes into a Dense or a convolution to its float type)."""
+        readers = [node.layer for node in self._graph.nodes
+                   if hasattr(node, "layer") and any(u is symbolic_input for u in node.input_tensors)]
+        if any(layer.accepts_integer_input for layer in readers):
+            return True
+        integer = symbolic_input.dtype.kind in "iub"
+        return integer and not any(next(iter(layer.own_parameters()), None) is not None for layer in readers)
 
     @property
     def inputs(self) -> list:
@@ -164,7 +184,14 @@ class Model(Trainer, Module):
         outs, losses = self._graph.run(self._flat_inputs(inputs), self._symbolic_losses)
         for loss in losses:
             self.add_loss(loss)
-        return graph.pack_structure(outs, self._output_keys, self._output_kind)
+        return graph.pack_nested(outs, self._output_template)
+
+    def _input_structure(self):
+        """The inputs as given to Model(...) (a tensor, or a list or dict of them)."""
+        return self._inputs_struct
+
+    def _output_structure(self):
+        return self._outputs_struct
 
     def _flat_inputs(self, inputs) -> list:
         n = len(self._graph.inputs)
@@ -191,12 +218,25 @@ class Model(Trainer, Module):
         return [self._input_tensor(v, t) for v, t in zip(values, self._graph.inputs)]
 
     def _input_tensor(self, value, symbolic_input):
-        """Data for one Input: its dtype if it is an integer Input (or feeds integer-id layers),
-        else the model's float type."""
+        """Data for one Input. NumPy data and integer tensors are fed as Keras feeds them:
+        integers stay integers only for a layer of integer ids (Embedding), anything else
+        becomes the model's float type (an int32 Input into Dense predicts float32, a float64
+        array into a float32 model too). A float Tensor is taken as it is, dtype included
+        (minigrad's choice, unlike Keras: float64 tensors run float64 gradient checks through
+        a model). A batch of rank one less than the Input, whose last size is 1, gets that
+        axis (x of shape (n,) for an Input of shape (1,)), as in Keras."""
+        expected = None if symbolic_input is None else len(symbolic_input.shape)
+        integer_input = symbolic_input is not None and self._integer_inputs.get(id(symbolic_input), False)
         if isinstance(value, Tensor):
+            if expected is not None and value.ndim == expected - 1 and symbolic_input.shape[-1] == 1:
+                value = value.reshape(tuple(value.shape) + (1,))
+            if value.dtype.kind in "iub" and not integer_input:
+                value = value.astype(self.dtype)
             return value
         host = np.asarray(value)
-        keep = host.dtype.kind in "iub" and self._integer_inputs.get(id(symbolic_input), False)
+        if expected is not None and host.ndim == expected - 1 and symbolic_input.shape[-1] == 1:
+            host = host[..., None]
+        keep = host.dtype.kind in "iub" and integer_input
         return Tensor(host, dtype=None if keep else self.dtype, device=self.device)
 
     # ------------------------------------------------------------------ what the trainer asks
@@ -237,7 +277,10 @@ class Model(Trainer, Module):
 
     def summary(self, print_fn=None, line_length=None):
         """Print Keras' table: each layer's name (type), output shape and parameter count (and,
-        for a functional model, what it is connected to), then the totals (shared layers once)."""
+        for a functional model, what it is connected to), then the totals (shared layers once).
+
+        line_length: the table's width in characters, as in Keras: the columns share it in
+        their usual proportions, and a cell too long for its column is cut, ending in "…"."""
         print_fn = print_fn or print
         body = self._summary_rows()
         header = ("Layer (type)", "Output Shape", "Param #", "Connected to")[:len(body[0]) if body else 3]
@@ -246,10 +289,16 @@ class Model(Trainer, Module):
                   max(10, *(len(r[2]) for r in rows)) + (2 if len(header) == 4 else 0)]
         if len(header) == 4:
             widths.append(max(16, *(len(r[3]) for r in rows)))
+        if line_length is not None:
+            widths = _fit_widths(widths, line_length, len(header))
         total_width = sum(widths) + 1
 
+        def cut(cell, width):
+            room = width - 1 if line_length is not None else width      # a space between columns
+            return cell if len(cell) <= room else cell[:max(room - 1, 0)] + "…"
+
         def line(row):
-            return (" " + "".join(cell.ljust(w) for cell, w in zip(row, widths))).rstrip()
+            return (" " + "".join(cut(cell, w).ljust(w) for cell, w in zip(row, widths))).rstrip()
 
         weights = self.weights
         trainable = sum(p.size for p in weights if p.trainable)
@@ -269,40 +318,95 @@ class Model(Trainer, Module):
         print_fn("_" * total_width)
 
     # ------------------------------------------------------------------ saving
-    def save_weights(self, filepath, include_optimizer=True) -> str:
-        """Write the weights (and the optimizer's state) to an .npz file, atomically.
+    def save_weights(self, filepath, include_optimizer=True, overwrite=True) -> str:
+        """Write the weights to exactly `filepath`, atomically; its ending picks the format:
 
-        With the optimizer state, a model rebuilt, compiled and loaded from this file
-        continues training exactly where this one stopped. Returns the path written.
+            .weights.h5    Keras 3's layout (keras_model.load_weights reads it)
+            .h5            Keras 2's (legacy) layout
+            .keras         the whole model, as model.save
+            anything else  minigrad's .npz, with the optimizer's state: a model rebuilt,
+                           compiled and loaded from it continues training exactly
+        Returns the path written (the one given).
         """
+        path = saving.check_target(filepath, "save_weights")
+        if not overwrite and os.path.exists(path):
+            raise FileExistsError(f"save_weights: {path} exists and overwrite=False")
+        kind = saving.file_kind(path)
+        if kind == "keras":
+            return self.save(path, include_optimizer=include_optimizer)
+        if kind in ("keras3_weights", "legacy_h5"):
+            return saving.save_keras_weights_file(self, path)
         state = None
         if include_optimizer and self.optimizer is not None and self._parameters_to_train is not None:
             state = self._optimizer_state()
-        return saving.save(filepath, self, state)
+        return saving.save(path, self, state)
 
     def load_weights(self, filepath) -> None:
-        """Load weights saved by save_weights; the architecture must match (checked, layer by layer).
+        """Load weights that save_weights wrote (or Keras wrote), from exactly `filepath`; the
+        architecture must match (checked, layer by layer, before anything changes).
 
-        A saved optimizer state is loaded too when the model is compiled (now, or later:
-        it is kept until the optimizer gets its parameters). Files written by Keras
-        (.weights.h5, .h5, .keras) are read by minigrad.interop.keras_h5 (needs the h5py extra).
+        .keras, .weights.h5 and .h5 are Keras' files (the weights; needs h5py). Anything else
+        is minigrad's .npz; a saved optimizer state is loaded too when the model is compiled
+        (now, or later: it is kept until the optimizer gets its parameters).
         """
-        if os.fspath(filepath).endswith((".h5", ".keras")):
-            from ..interop import keras_h5          # optional: only Keras files need it
-            return keras_h5.load_keras_weights(self, filepath)
+        path = os.fspath(filepath)
+        if saving.file_kind(path) != "npz":
+            return saving.load_weights_file(self, path)
         if not saving.weight_records(self) and not self.built:
             raise RuntimeError(f"load_weights: model '{self.name}' has no weights yet; build it first "
                                "(give the first layer input_shape=..., or call it on a batch)")
         bound = self.optimizer is not None and self._parameters_to_train is not None
         params = None if self._optimizer_has_own_params else self._parameters_to_train
         # everything is read and checked first: a failed load leaves the model as it was
-        records, weights, state = saving.read_checked(self, filepath, self.optimizer if bound else None, params)
+        records, weights, state = saving.read_checked(self, path, self.optimizer if bound else None, params)
         saving.assign_all(records, weights)
         if state is not None:
             if bound:
                 self._load_optimizer_state(state)
             else:
                 self._pending_optimizer_state = state
+
+    def save(self, filepath, overwrite=True, include_optimizer=True) -> str:
+        """model.save("m.keras"): the whole model in Keras 3's archive (architecture, weights,
+        compile settings and the optimizer's state), which nn.load_model and Keras 3's
+        keras.models.load_model read; "m.h5" writes Keras 2's whole-model file."""
+        path = saving.check_target(filepath, "save")
+        if not overwrite and os.path.exists(path):
+            raise FileExistsError(f"save: {path} exists and overwrite=False")
+        return saving.save_model(self, path, include_optimizer)
+
+    # ------------------------------------------------------------------ configs
+    def get_config(self) -> dict:
+        """A Sequential or functional model's architecture, under Keras' keys (its layers'
+        configs and, for a functional model, how they are called); see nn/serialization.py.
+        A subclassed model writes its own (Keras' way), or has only name and trainable."""
+        if self._graph is None and not isinstance(self, serialization.Sequential):
+            return super().get_config()
+        return serialization.model_config(self)
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        """The model a get_config() describes, with fresh weights."""
+        if cls is Model or issubclass(cls, serialization.Sequential):
+            if issubclass(cls, serialization.Sequential):
+                return serialization.sequential_from_config(config, custom_objects, cls=cls)
+            return serialization.model_from_config(config, custom_objects)
+        return super().from_config(config)
+
+    def to_json(self, **kwargs) -> str:
+        """The architecture as JSON (Keras 3's serialized form); nn.model_from_json reads it."""
+        return serialization.to_json(self, **kwargs)
+
+
+def _fit_widths(widths, line_length, columns) -> list:
+    """Column widths summing to line_length - 1 in the proportions of `widths` (Keras' line_length)."""
+    if line_length < 4 * columns:
+        raise ValueError(f"summary: line_length={line_length} leaves no room for {columns} columns; "
+                         f"give at least {4 * columns}")
+    room = line_length - 1
+    scaled = [max(4, w * room // sum(widths)) for w in widths]
+    scaled[-1] += room - sum(scaled)
+    return scaled
 
 
 def _row(layer):
@@ -324,3 +428,8 @@ def _node_label(tensor) -> str:
     index = owner._inbound_nodes.index(node) if owner is not None and node in owner._inbound_nodes else 0
     name = owner.name if owner is not None else node.name.lower()
     return f"{name}[{index}][{tensor.index}]"
+
+
+# The saving code reads Model and Sequential (to find a model's layers), so it is imported once
+# the classes above exist; nothing of it runs at import time.
+from . import saving, serialization  # noqa: E402

@@ -1,4 +1,4 @@
-"""Weights on disk: one .npz file, written atomically, checked against the model on load.
+"""minigrad's own weights file: one .npz, written atomically, checked against the model on load.
 
 File layout (plain NumPy, readable with np.load):
     weight_000, weight_001, ...   the weights in Keras order (get_weights())
@@ -19,14 +19,15 @@ from __future__ import annotations
 
 import json
 import os
+import tokenize
 import zipfile
 import zlib
 
 import numpy as np
 
-from ..engine import backend
-from ..training.files import atomic_write
-from ..engine.tensor import Tensor
+from ...engine import backend
+from ...training.files import atomic_write
+from ...engine.tensor import Tensor
 
 FORMAT = "minigrad-weights-1"
 
@@ -135,8 +136,8 @@ def unpack_state(packed, arrays, device):
 # ---------------------------------------------------------------------- the file
 
 def normalize_path(path) -> str:
-    path = os.fspath(path)
-    return path if path.endswith(".npz") else path + ".npz"
+    """The path as given: a weights file is always written and read under the name asked for."""
+    return os.fspath(path)
 
 
 def atomic_savez(path: str, arrays: dict) -> None:
@@ -165,9 +166,12 @@ class WeightsFileError(ValueError):
 
 
 # What NumPy and zipfile raise for a damaged .npz: a truncated zip, a bad CRC, a cut-off
-# member, bytes that are not an .npz at all (np.load then takes them for a pickle).
+# member, bytes that are not an .npz at all (np.load then takes them for a pickle), and a
+# flipped bit in an array's header, which NumPy parses as a Python literal (a tokenizer or
+# syntax error, NotImplementedError for a zip flag it does not know, an absurd size).
 _DAMAGED = (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, KeyError, TypeError,
-            json.JSONDecodeError, UnicodeDecodeError)
+            json.JSONDecodeError, UnicodeDecodeError, NotImplementedError, SyntaxError,
+            tokenize.TokenError, OverflowError, MemoryError)
 
 
 def _damaged(path, why) -> WeightsFileError:
@@ -184,7 +188,9 @@ def load(path):
     """
     path = normalize_path(path)
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"load_weights: no such file: {path}")
+        older = f" ({path}.npz exists: older minigrad versions added '.npz' to the name; pass that name)" \
+            if os.path.isfile(path + ".npz") else ""
+        raise FileNotFoundError(f"load_weights: no such file: {path}{older}")
     if not zipfile.is_zipfile(path):
         raise _damaged(path, "it is not an .npz (zip) archive (truncated, or another kind of file)")
     try:
