@@ -130,3 +130,129 @@ def test_reshape_does_not_warn_on_a_one_by_one_target(recwarn):
     assert not [w for w in recwarn if "channels-last" in str(w.message)]
     with pytest.warns(UserWarning, match="looks like a channels-last image"):
         nn.Reshape((7, 7, 128))
+
+
+# ----------------------------------------------------------------------------- 21.3 sub-layers in containers
+
+class _Heads(nn.Model):
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Dense(4)
+        self.heads = {"b": nn.Dense(2), "a": [nn.Dense(1), (nn.Dense(3),)]}
+
+    def call(self, x):
+        h = self.body(x)
+        return self.heads["b"](h) + self.heads["a"][0](h) + self.heads["a"][1][0](h)[:, :2]
+
+
+def test_sub_layers_in_dicts_and_nested_lists_are_tracked(device):
+    """Keras 3.15: the same model has 46 parameters, in the order body, hb, ha0, ha1 (attribute
+    order, dict insertion order, nesting followed). main counted 16 (the body alone)."""
+    model = _Heads()
+    x = np.random.default_rng(0).normal(size=(8, 3)).astype("float32")
+    model(mg.tensor(x, device=device))
+    assert model.count_params() == 46
+    assert [p.shape for p in model.weights] == [(3, 4), (4,), (4, 2), (2,), (4, 1), (1,), (4, 3), (3,)]
+    head = model.heads["a"][1][0]
+    assert head in list(model.modules())
+    model.eval()
+    assert not head.training
+    model.train()
+    before = model.heads["b"].kernel.numpy().copy()
+    model.compile("sgd", "mse")
+    model.fit(x, x[:, :2], epochs=1, verbose=0)
+    assert not np.array_equal(model.heads["b"].kernel.numpy(), before)       # fit trains the dict's head
+
+
+def test_parameters_in_a_list_are_tracked():
+    class Scales(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.scales = [nn.Parameter(np.ones(2)), {"c": nn.Parameter(np.ones(3))}]
+
+        def forward(self, x):
+            return x
+
+    assert [name for name, _ in Scales().named_parameters()] == ["scales/0", "scales/1/c"]
+
+
+# ----------------------------------------------------------------------------- 21.8 initializers
+
+@pytest.mark.parametrize("layer", [
+    lambda init: nn.Dense(2, kernel_initializer=init),
+    lambda init: nn.Conv2D(2, 3, kernel_initializer=init),
+    lambda init: nn.Conv1D(2, 3, bias_initializer=init),
+    lambda init: nn.Embedding(5, 2, embeddings_initializer=init),
+    lambda init: nn.SeparableConv2D(2, 3, pointwise_initializer=init),
+])
+def test_unknown_initializer_fails_when_the_layer_is_made(layer):
+    with pytest.raises(ValueError, match=r"_initializer: unknown initializer 'glorot_uniformm'"):
+        layer("glorot_uniformm")
+
+
+def test_dense_orthogonal_kernel(device):
+    """Dense(kernel_initializer="orthogonal") failed at build on main ("unknown initializer")."""
+    dense = nn.Dense(6, kernel_initializer="orthogonal")
+    dense(mg.tensor(np.ones((1, 10), np.float32), device=device))
+    k = dense.kernel.numpy().astype("float64")
+    np.testing.assert_allclose(k.T @ k, np.eye(6), atol=1e-5)          # orthonormal columns
+    wide = nn.Dense(10, kernel_initializer="Orthogonal")                # Keras' class name works too
+    wide(mg.tensor(np.ones((1, 4), np.float32), device=device))
+    k = wide.kernel.numpy().astype("float64")
+    np.testing.assert_allclose(k @ k.T, np.eye(4), atol=1e-5)
+
+
+@pytest.mark.parametrize("name, std", [("he_normal", np.sqrt(2 / 400)), ("he_uniform", np.sqrt(2 / 400)),
+                                       ("lecun_normal", np.sqrt(1 / 400)), ("glorot_normal", np.sqrt(2 / 600)),
+                                       ("random_normal", 0.05), ("truncated_normal", 0.05 * 0.87962566103423978)])
+def test_variance_scaling_initializers_have_keras_spread(name, std):
+    """Keras' VarianceScaling: he_normal is a normal cut at 2 stddevs with variance 2 / fan_in."""
+    mg.manual_seed(0)
+    dense = nn.Dense(200, kernel_initializer=name)
+    dense(mg.tensor(np.ones((1, 400), np.float32)))
+    k = dense.kernel.numpy()
+    assert abs(k.std() / std - 1) < 0.02 and abs(k.mean()) < 0.1 * std
+    if "normal" in name and name != "random_normal":
+        bound = 2 * std / 0.87962566103423978          # the cut is at 2 stddevs of the untruncated normal
+        assert np.abs(k).max() <= bound * (1 + 1e-6)
+
+
+# ----------------------------------------------------------------------------- 22.5 masks through Dropout
+
+def test_the_mask_goes_through_dropout_in_training(device):
+    """Embedding(mask_zero) -> Dropout -> LSTM: padding (id 0) must not be trained on. On main the
+    mask was lost in training (Dropout makes a new tensor), so the padding row got a gradient."""
+    mg.manual_seed(0)
+    model = nn.Sequential([nn.Embedding(6, 4, mask_zero=True), nn.Dropout(0.5), nn.LSTM(3)])
+    ids = mg.tensor(np.array([[3, 1, 0, 0], [2, 5, 4, 0]]), device=device)
+    out = model(ids, training=True)
+    out.sum().backward()
+    table_grad = model.layers[0].embeddings.grad.numpy()
+    assert np.all(table_grad[0] == 0) and np.any(table_grad[3] != 0)
+    dropped = model.layers[1](model.layers[0](ids), training=True)
+    assert nn.embedding.mask_of(dropped) is not None
+
+
+# ----------------------------------------------------------------------------- 22.6 add_weight after build
+
+def test_add_weight_in_call_is_refused_as_keras():
+    """Keras 3.15: "You cannot add new elements of state (variables or sub-layers) to a layer that is
+    already built". main made a new, never-trained weight on every call."""
+    class MakesWeightsInCall(nn.Layer):
+        def call(self, x):
+            return x * self.add_weight(shape=(2,), initializer="ones")
+
+    with pytest.raises(RuntimeError, match=r"add_weight of layer 'makes_weights_in_call.*already built.*build\(input_shape\)"):
+        MakesWeightsInCall()(np.ones((1, 2), np.float32))
+
+    class MakesWeightsInBuild(nn.Layer):
+        def build(self, input_shape):
+            self.w = self.add_weight(shape=(input_shape[-1],), initializer="ones")
+
+        def call(self, x):
+            return x * self.w
+
+    layer = MakesWeightsInBuild()
+    layer(np.ones((1, 2), np.float32))
+    layer(np.ones((1, 2), np.float32))
+    assert len(layer.weights) == 1

@@ -24,6 +24,7 @@ from ..engine import functional as F
 from ..engine.function import constant, xp_of
 from . import activations
 from . import data_format as formats
+from . import initializers
 from .conv_layers import same_padding
 from .embedding import mask_of
 from .module import Module
@@ -106,8 +107,8 @@ class Conv1D(Module):
         self.padding = _padding_mode(padding, "Conv1D", ("valid", "same", "causal"))
         self.activation = activations.get(activation)
         self.use_bias = bool(use_bias)
-        self.kernel_initializer = kernel_initializer
-        self.bias_initializer = bias_initializer
+        self.kernel_initializer = initializers.check(kernel_initializer, "Conv1D", "kernel_initializer")
+        self.bias_initializer = initializers.check(bias_initializer, "Conv1D", "bias_initializer")
 
     def build(self, input_shape):
         _check_sequence(self, input_shape)

@@ -21,6 +21,7 @@ from ..engine import functional as F
 from ..training import regularizers
 from . import activations
 from . import data_format as formats
+from . import initializers
 from .initializers import conv_fans
 from .module import Module, _shapes_match, pair
 
@@ -146,8 +147,8 @@ class _Conv(ImageLayer):
         self.padding = _check_padding(padding, layer)
         self.activation = activations.get(activation)
         self.use_bias = use_bias
-        self.kernel_initializer = kernel_initializer
-        self.bias_initializer = bias_initializer
+        self.kernel_initializer = initializers.check(kernel_initializer, layer, "kernel_initializer")
+        self.bias_initializer = initializers.check(bias_initializer, layer, "bias_initializer")
 
     def _check_image_shape(self, input_shape):
         self._first(input_shape)           # rank 3, or a clear error

@@ -5,50 +5,19 @@
 
 Masking, Keras-style: with mask_zero=True, id 0 means "padding, not a word". The layer's
 output then carries a boolean mask (batch, time), True where there is a real token, and
-the recurrent layers and GlobalAveragePooling1D that receive that very tensor skip the
-padded steps. minigrad has no mask slot on tensors, so the mask is remembered beside the
-output tensor (mask_of(t)); it travels from a layer straight into the next one, as in a
-Sequential model, but not through a layer that makes a new tensor without copying the
-mask (e.g. Dropout).
+the recurrent layers and GlobalAveragePooling1D that receive it skip the padded steps.
+minigrad has no mask slot on tensors, so the mask is remembered beside the output tensor
+(mask_of(t), kept in module.py); layers that keep the time axis as it is (Dropout,
+Activation, Dense, BatchNormalization, ...: `supports_masking = True`) hand it on to their
+output, as Keras' do.
 """
 from __future__ import annotations
-
-import weakref
 
 from ..engine import backend
 from ..engine.ops.embedding import embedding_lookup
 from ..engine.tensor import Tensor
-from .module import Module, _as_shape
-
-# ---------------------------------------------------------------------- masks beside tensors
-
-_MASKS: dict = {}           # id(tensor) -> (weak reference to the tensor, mask tensor)
-
-
-def attach_mask(t: Tensor, mask) -> Tensor:
-    """Remember `mask` (a boolean (batch, time) tensor, or None) as the mask of tensor t."""
-    if mask is None:
-        return t
-    key = id(t)
-    _MASKS[key] = (weakref.ref(t, lambda _, key=key: _MASKS.pop(key, None)), mask)
-    return t
-
-
-def mask_of(t) -> Tensor | None:
-    """The mask attached to tensor t by a masking layer, or None."""
-    entry = _MASKS.get(id(t))
-    if entry is None or entry[0]() is not t:
-        return None
-    return entry[1]
-
-
-def _uniform(low, high):
-    """Keras' RandomUniform(low, high), from the device's seeded generator."""
-    def init(shape, dtype, device, fans=None):
-        with backend.device_context(device):
-            u = backend.generator(device).random(shape, dtype=dtype)
-        return u * (high - low) + low
-    return init
+from . import initializers
+from .module import Module, _as_shape, attach_mask, mask_of  # noqa: F401  (attach_mask, mask_of: nn.embedding's names, as before)
 
 
 class Embedding(Module):
@@ -76,7 +45,8 @@ class Embedding(Module):
                 raise ValueError(f"Embedding: {what} must be a positive integer, got {value!r}")
         self.input_dim, self.output_dim = int(input_dim), int(output_dim)
         self.mask_zero = bool(mask_zero)
-        self.embeddings_initializer = embeddings_initializer
+        self.embeddings_initializer = initializers.check(embeddings_initializer, "Embedding",
+                                                         "embeddings_initializer")
 
     def __call__(self, ids, *args, **kwargs):
         # Module.__call__ turns arrays into float tensors of the layer's dtype; ids must stay
@@ -88,9 +58,7 @@ class Embedding(Module):
         return super().__call__(ids, *args, **kwargs)
 
     def build(self, input_shape):
-        init = _uniform(-0.05, 0.05) if self.embeddings_initializer == "uniform" \
-            else self.embeddings_initializer
-        self.embeddings = self.add_weight((self.input_dim, self.output_dim), init)
+        self.embeddings = self.add_weight((self.input_dim, self.output_dim), self.embeddings_initializer)
 
     def compute_output_shape(self, input_shape):
         return _as_shape(input_shape) + (self.output_dim,)

@@ -14,7 +14,7 @@ from ..engine import backend
 from ..training import regularizers
 from ..engine import functional as F
 from ..engine.ops.movement import resolve_shape
-from . import activations, graph
+from . import activations, graph, initializers
 from .data_format import image_data_format
 from .module import Module, _as_shape
 
@@ -108,6 +108,7 @@ class Dense(Module):
     with more axes, (batch, ..., in_features), are transformed along the last one, as in Keras.
     Regularizers ("l2", regularizers.l1(1e-4), ...) add their penalty to the training loss.
     """
+    supports_masking = True        # keeps the time axis: the input's mask goes on (Keras)
 
     def __init__(self, units, activation=None, use_bias=True, input_shape=None, name=None,
                  kernel_initializer="glorot_uniform", bias_initializer="zeros", trainable=True,
@@ -126,8 +127,8 @@ class Dense(Module):
         self.activation = activations.get(activation)
         self._activation_name = activations.name_of(activation)
         self.use_bias = use_bias
-        self.kernel_initializer = kernel_initializer
-        self.bias_initializer = bias_initializer
+        self.kernel_initializer = initializers.check(kernel_initializer, "Dense", "kernel_initializer")
+        self.bias_initializer = initializers.check(bias_initializer, "Dense", "bias_initializer")
 
     def build(self, input_shape):
         if len(input_shape) < 1:
@@ -156,6 +157,7 @@ class Dense(Module):
 
 class Activation(Module):
     """Applies an activation by name ('relu', 'sigmoid', 'tanh', 'softmax', ...) or function."""
+    supports_masking = True        # keeps the time axis: the input's mask goes on (Keras)
 
     def __init__(self, activation, name=None, input_shape=None):
         super().__init__(name=name, input_shape=input_shape)
@@ -171,6 +173,7 @@ class Activation(Module):
 class Softmax(Module):
     """softmax over `axis` (Keras' Softmax layer; default the last axis, as the "softmax"
     activation): y = e^x / sum(e^x) along that axis.   Softmax(axis=1) for NCHW class maps."""
+    supports_masking = True        # keeps the time axis: the input's mask goes on (Keras)
 
     def __init__(self, axis=-1, name=None, input_shape=None):
         super().__init__(name=name, input_shape=input_shape)
@@ -194,6 +197,7 @@ class LeakyReLU(Module):
     LeakyReLU(negative_slope=0.3) is Keras 3's spelling; LeakyReLU(alpha=0.2), Keras 2's,
     is accepted too (positionally as well).
     """
+    supports_masking = True        # keeps the time axis: the input's mask goes on (Keras)
 
     def __init__(self, negative_slope=0.3, name=None, input_shape=None, alpha=None):
         super().__init__(name=name, input_shape=input_shape)
@@ -213,6 +217,7 @@ class Dropout(Module):
 
     In eval mode (and in predict/evaluate) it passes its input through unchanged.
     """
+    supports_masking = True        # keeps the time axis: the input's mask goes on (Keras)
 
     def __init__(self, rate, name=None, input_shape=None):
         super().__init__(name=name, input_shape=input_shape)
@@ -301,6 +306,7 @@ class BatchNormalization(Module):
     and training warns when it sees the pattern (a layer frozen in the model being trained
     whose moving statistics another model keeps changing between its steps).
     """
+    supports_masking = True        # keeps the time axis: the input's mask goes on (Keras)
 
     def __init__(self, axis=None, momentum=0.99, epsilon=1e-3, center=True, scale=True, name=None,
                  input_shape=None, trainable=True):

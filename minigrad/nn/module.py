@@ -25,12 +25,14 @@ from __future__ import annotations
 import contextlib
 import re
 import threading
+import weakref
 from collections import defaultdict
 
 from ..engine import backend, symbolic
 from ..engine.tensor import Tensor
+from ..training import regularizers
 from . import config as config_module
-from . import graph
+from . import graph, initializers
 
 # ---------------------------------------------------------------------- names
 
@@ -63,6 +65,29 @@ def format_shape(shape) -> str:
     """A per-sample shape as Keras prints it, with the batch axis as None: (None, 28, 28)."""
     dims = ("None",) + tuple("None" if n is None else str(n) for n in shape)
     return "(" + ", ".join(dims) + ("," if len(dims) == 1 else "") + ")"
+
+
+# ---------------------------------------------------------------------- masks beside tensors
+
+_MASKS: dict = {}           # id(tensor) -> (weak reference to the tensor, mask tensor)
+
+
+def attach_mask(t: Tensor, mask) -> Tensor:
+    """Remember `mask` (a boolean (batch, time) tensor, or None) as the mask of tensor t
+    (Embedding(mask_zero=True) makes one; see nn/embedding.py)."""
+    if mask is None:
+        return t
+    key = id(t)
+    _MASKS[key] = (weakref.ref(t, lambda _, key=key: _MASKS.pop(key, None)), mask)
+    return t
+
+
+def mask_of(t) -> Tensor | None:
+    """The mask attached to tensor t by a masking layer, or None."""
+    entry = _MASKS.get(id(t))
+    if entry is None or entry[0]() is not t:
+        return None
+    return entry[1]
 
 
 # ---------------------------------------------------------------------- Parameter
@@ -119,9 +144,11 @@ class Module:
     _call_losses = ()           # tensors add_loss()-ed in the last forward pass
     _symbolic_losses = ()       # symbolic tensors add_loss()-ed to a functional model
     _regularized = ()           # (Parameter, regularizer) pairs, from add_weight(regularizer=...)
+    _building = False           # True while build_for runs build()
     _inbound_nodes = ()         # the recorded calls on symbolic tensors (nn/graph.py)
     activity_regularizer = None
     accepts_integer_input = False   # True for layers fed integer ids (Embedding): kept as ints
+    supports_masking = False        # True: the input's mask (mask_of) is handed on to the output
 
     def __init__(self, name=None, input_shape=None, trainable=True):
         self._name = name or unique_name(_snake_case(type(self).__name__))   # named when made, as Keras
@@ -178,6 +205,9 @@ class Module:
             _calls.depth -= 1
         if self.activity_regularizer is not None and isinstance(out, Tensor):
             self.add_loss(self.activity_regularizer(out))
+        if self.supports_masking and isinstance(inputs, Tensor) and isinstance(out, Tensor) \
+                and mask_of(out) is None:      # Dropout's new tensor keeps Embedding's mask (Keras)
+            attach_mask(out, mask_of(inputs))
         return out
 
     def _as_input_tensors(self, inputs):
@@ -293,6 +323,7 @@ class Module:
             raise ValueError(self._shape_error(declared, input_shape))
         if not self.built:
             self.built = True                    # before build: the fallback shape probe calls forward
+            self._building = True                # add_weight is allowed until the build is over
             try:
                 self._build(input_shape)
                 self._set_own_trainable(self._trainable)   # new parameters follow the layer's freezing
@@ -301,6 +332,8 @@ class Module:
             except Exception:
                 self.built = False
                 raise
+            finally:
+                self._building = False
         return self.output_shape
 
     def check_input(self, x: Tensor) -> None:
@@ -319,12 +352,19 @@ class Module:
 
     # ------------------------------------------------------------------ walking the tree
     def children(self):
-        """Direct sub-modules, in the order their attributes were set."""
-        seen = set()
-        for value in vars(self).values():
-            items = value if isinstance(value, (list, tuple)) else (value,)
-            for item in items:
-                if isinstance(item, Module) and id(item) not in seen:
+        """Direct sub-modules, in the order their attributes were set. Modules inside lists,
+        tuples and dicts (nested too, dict entries in insertion order) count, as in Keras;
+        a private attribute ('_layers') is read one list deep only, so bookkeeping such as
+        [(module, flag), ...] is not taken for sub-modules."""
+        seen = {id(self)}
+        for name, value in vars(self).items():
+            if name.startswith("_"):
+                items = value if isinstance(value, (list, tuple)) else (value,)
+                found = (item for item in items if isinstance(item, Module))
+            else:
+                found = _held(value, Module)
+            for item in found:
+                if id(item) not in seen:
                     seen.add(id(item))
                     yield item
 
@@ -343,6 +383,9 @@ class Module:
         """(attribute name, Parameter) pairs held directly by this module (add_weight's too,
         kept or not as an attribute), each once."""
         own = [(k, v) for k, v in vars(self).items() if isinstance(v, Parameter)]
+        for k, value in vars(self).items():          # Parameters kept in lists / dicts: 'k/0', 'k/a'
+            if isinstance(value, (list, tuple, dict)) and not k.startswith("_"):
+                own += _held_with_paths(value, Parameter, k)
         known = {id(v) for _, v in own}
         own += [(k, v) for k, v in getattr(self, "_tracked_weights", ()) if id(v) not in known]
         return own
@@ -389,12 +432,12 @@ class Module:
 
     def get_weights(self) -> list:
         """Every weight as a NumPy array, in Keras' order (kernel, bias; BN: gamma, beta, moving stats)."""
-        from .saving import weight_records
+        from .saving import weight_records      # here, not at the top: saving imports the layers (a cycle)
         return [p.numpy() for _, _, p in weight_records(self)]
 
     def set_weights(self, weights) -> None:
         """Copy arrays (as get_weights returns them) into the weights; shapes must match."""
-        from .saving import assign, check_shapes, weight_records
+        from .saving import assign, check_shapes, weight_records      # (a cycle, as in get_weights)
         records = weight_records(self)
         weights = [backend.np.asarray(w) for w in weights]
         check_shapes(records, [w.shape for w in weights], f"set_weights of '{self.name}'",
@@ -484,10 +527,13 @@ class Module:
                      that joins the training loss through `losses`
         name, dtype  as Keras' add_weight; Keras-only options (constraint=...) are refused
         """
-        from ..training import regularizers
-        from . import initializers
         if keras_options:
             raise TypeError(f"add_weight of layer '{self.name}': unsupported options {sorted(keras_options)}")
+        if self.built and not self._building:
+            # a weight made in call() would be a new, untrained one on every call (Keras refuses too)
+            raise RuntimeError(f"add_weight of layer '{self.name}': the layer is already built, so a new "
+                               "weight now would be made afresh on every call and never trained; create "
+                               "weights in __init__() or build(input_shape)")
         if shape is None:
             raise TypeError(f"add_weight of layer '{self.name}': a shape is needed, e.g. shape=(in, units)")
         device = backend.normalize_device(self._device)
@@ -546,6 +592,33 @@ class Module:
 
     def __repr__(self):
         return f"{type(self).__name__}(name='{self.name}')"
+
+
+# ---------------------------------------------------------------------- tracking containers
+
+def _held(value, kind):
+    """The `kind` objects in value: value itself, or inside (nested) lists, tuples and dicts."""
+    if isinstance(value, kind):
+        yield value
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _held(item, kind)
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _held(item, kind)
+
+
+def _held_with_paths(value, kind, path):
+    """(path, object) for the `kind` objects inside a container: 'heads/a', 'blocks/0/1'."""
+    if isinstance(value, kind):
+        return [(path, value)]
+    if isinstance(value, (list, tuple)):
+        items = enumerate(value)
+    elif isinstance(value, dict):
+        items = value.items()
+    else:
+        return []
+    return [found for key, item in items for found in _held_with_paths(item, kind, f"{path}/{key}")]
 
 
 # ---------------------------------------------------------------------- shape helpers

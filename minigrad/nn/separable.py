@@ -26,6 +26,7 @@ from ..engine import functional as F
 from ..training import regularizers
 from . import activations
 from .conv_layers import ImageLayer, _check_padding, conv_output_length, kernel_geometry, same_padding
+from . import initializers
 from .initializers import conv_fans
 
 __all__ = ["DepthwiseConv2D", "SeparableConv2D"]
@@ -59,8 +60,9 @@ class DepthwiseConv2D(ImageLayer):
         self.depth_multiplier = _positive_int(depth_multiplier, "depth_multiplier", layer)
         self.activation = activations.get(activation)
         self.use_bias = bool(use_bias)
-        self.depthwise_initializer = depthwise_initializer
-        self.bias_initializer = bias_initializer
+        self.depthwise_initializer = initializers.check(depthwise_initializer, type(self).__name__,
+                                                        "depthwise_initializer")
+        self.bias_initializer = initializers.check(bias_initializer, type(self).__name__, "bias_initializer")
         self.depthwise_regularizer = regularizers.get(depthwise_regularizer)
         self.bias_regularizer = regularizers.get(bias_regularizer)
         self.activity_regularizer = regularizers.get(activity_regularizer)
@@ -146,7 +148,8 @@ class SeparableConv2D(DepthwiseConv2D):
                          bias_regularizer=bias_regularizer, activity_regularizer=activity_regularizer,
                          name=name, input_shape=input_shape, trainable=trainable)
         self.filters = _positive_int(filters, "filters", "SeparableConv2D")
-        self.pointwise_initializer = pointwise_initializer
+        self.pointwise_initializer = initializers.check(pointwise_initializer, "SeparableConv2D",
+                                                        "pointwise_initializer")
         self.pointwise_regularizer = regularizers.get(pointwise_regularizer)
 
     def _out_channels(self, c_in):
