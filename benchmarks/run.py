@@ -227,18 +227,56 @@ def other_table(results):
     return "\n".join(lines)
 
 
+# The goals of issue 23, one line each: (workload, what is compared, the ratio or value, limit).
+# verdict() and goals_table() read them, so the table's goal column and BENCHMARKS.md's
+# "## Goals" table (pasted from goals_table's output) say the same thing.
+GOALS = [
+    ("conv2d", "minigrad / torch", "minigrad/torch", 1.15),
+    ("conv_transpose2d", "minigrad / torch", "minigrad/torch", 1.15),
+    ("dcgan_g1", "minigrad / torch", "minigrad/torch", 1.15),
+    ("dcgan_g2", "minigrad / torch", "minigrad/torch", 1.15),
+    ("dcgan_d4", "minigrad / torch", "minigrad/torch", 1.15),
+    ("dcgan_step32", "minigrad / torch", "minigrad/torch", 1.15),
+    ("dcgan_step64", "minigrad / torch", "minigrad/torch", 1.15),
+    ("vae", "minigrad / hand-written NumPy", "minigrad/numpy", 1.05),
+    ("vae", "functional Model / the same layers called directly", "functional/minigrad", 1.05),
+    ("op_overhead", "minigrad µs per recorded op", "value", 4.0),
+]
+
+
+def _measured(res, key):
+    if key == "value":
+        return res["summary"]["minigrad"]["median"]
+    r = res["ratios"].get(key)
+    return r["median"] if r else None
+
+
 def verdict(name, res):
-    """The issue's goal for this workload (issue 16): met / missed, from the median ratio."""
-    r = res["ratios"]
-    if name == "vae" and r.get("minigrad/numpy"):
-        return "met" if r["minigrad/numpy"]["median"] <= 1.05 else "missed"
-    if name in ("conv2d", "conv_transpose2d") and r.get("minigrad/torch"):
-        return "met" if r["minigrad/torch"]["median"] <= 1.2 else "missed"
-    if name.startswith("dcgan_step") and r.get("minigrad/torch"):
-        return "met" if r["minigrad/torch"]["median"] <= 1.25 else "missed"
-    if name == "op_overhead":
-        return "met" if res["summary"]["minigrad"]["median"] <= 4.0 else "missed"
-    return ""
+    """The issue's goals for this workload: "met" / "missed" (all of them), "" when it has none."""
+    verdicts = []
+    for workload, _, key, limit in GOALS:
+        value = _measured(res, key) if workload == name else None
+        if value is not None:
+            verdicts.append("met" if value <= limit else "missed")
+    return "" if not verdicts else "missed" if "missed" in verdicts else "met"
+
+
+def goals_table(results):
+    """workload | goal | measured | verdict, one row per goal of GOALS that this run measured."""
+    lines = ["| workload | goal | measured | verdict |", "|---|---|---|---|"]
+    for workload, what, key, limit in GOALS:
+        res = results.get(workload)
+        value = _measured(res, key) if res else None
+        if value is None:
+            continue
+        if key == "value":
+            measured = fmt_value(value, WORKLOADS[workload].unit)
+            goal = f"{what} <= {limit:g}"
+        else:
+            measured = fmt_ratio(res["ratios"][key])
+            goal = f"{what} <= {limit:.2f}×"
+        lines.append(f"| {workload} | {goal} | {measured} | {'met' if value <= limit else 'missed'} |")
+    return "\n".join(lines)
 
 
 def blas_table(results):
@@ -430,6 +468,10 @@ def main(argv=None):
     print()
     if results:
         print(table(results))
+        print()
+        print("## Goals")
+        print()
+        print(goals_table(results))
         print()
         print(f"The same runs on the {other} clock (ratios):")
         print()

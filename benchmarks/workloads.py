@@ -74,6 +74,9 @@ def _sgemm(impl):
     return small.make_sgemm(impl)
 
 
+GOAL_LAYERS = ("dcgan_g1", "dcgan_g2", "dcgan_d4")     # the DCGAN layers issue 23 sets a goal for
+
+
 def _registry():
     from .conv import SPECS
     from .small import CHAIN
@@ -86,16 +89,17 @@ def _registry():
     ]
     for name in ("conv2d", "conv_transpose2d"):
         items.append(Workload(name, SPECS[name].describe() + ", fwd+bwd", ("minigrad", "numpy", "torch"),
-                              _conv(name), goal="minigrad <= 1.2 x torch"))
+                              _conv(name), goal="minigrad <= 1.15 x torch"))
     for name in [n for n in SPECS if n.startswith("dcgan_")]:
         items.append(Workload(name, SPECS[name].describe() + ", fwd+bwd", ("minigrad", "numpy", "torch"),
-                              _conv(name), goal="(DCGAN's conv shapes; no goal of their own)",
+                              _conv(name), goal="minigrad <= 1.15 x torch" if name in GOAL_LAYERS else
+                              "(DCGAN's conv shapes; no goal of their own)",
                               quick=name in ("dcgan_g2", "dcgan_d2")))
     for batch in (32, 64):
         impls = ("minigrad", "torch") + (("minigrad+malloc", "torch+malloc", "minigrad+nommap",
                                           "torch+nommap") if batch == 64 else ())
         items.append(Workload(f"dcgan_step{batch}", f"keras-gan DCGAN train step, batch {batch}",
-                              impls, _dcgan(batch), goal="minigrad <= 1.25 x torch, >= 45 % of sgemm peak",
+                              impls, _dcgan(batch), goal="minigrad <= 1.15 x torch (stretch <= 1.0)",
                               round_s=1.0, min_calls=2, quick=batch == 64))
     items.append(Workload("fit_epoch", "Sequential.fit, 1 epoch: 4500x784 -> 128 relu -> 10 softmax, "
                           "batch 32, Adam", ("minigrad", "torch"), _fit, unit="s", per_call=1.0,
