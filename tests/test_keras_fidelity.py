@@ -256,3 +256,13 @@ def test_add_weight_in_call_is_refused_as_keras():
     layer(np.ones((1, 2), np.float32))
     layer(np.ones((1, 2), np.float32))
     assert len(layer.weights) == 1
+
+
+# ----------------------------------------------------------------------------- 21.6 accepted and ignored
+
+def test_input_batch_size_is_refused_by_name():
+    with pytest.raises(TypeError, match=r"Input\(batch_size=8\) is not supported.*fit/evaluate/predict"):
+        nn.Input((3,), batch_size=8)
+    with pytest.raises(TypeError, match=r"InputLayer\(batch_size=8\)"):
+        nn.InputLayer((3,), batch_size=8)
+    assert nn.Input((3,), batch_size=None).shape == (None, 3)

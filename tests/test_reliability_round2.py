@@ -202,3 +202,43 @@ def test_training_argument_is_per_call_and_train_eval_are_shared():
     dropout.eval()
     assert not dropout.training and (dropout(x).numpy() == 1).all()
     assert (dropout(x, training=True).numpy() != 1).any()
+
+
+# ----------------------------------------------------------------------------- 22.7 Lambda outputs
+
+def _lambda_model(fn):
+    model = nn.Sequential([nn.Input((3,)), nn.Dense(2), nn.Lambda(fn)])
+    model.compile("sgd", "mse")
+    return model
+
+
+def test_lambda_returning_numpy_says_it_cuts_the_graph():
+    with pytest.raises(TypeError, match=r"Lambda layer .* returned a ndarray.*cuts the graph.*never train"):
+        model = _lambda_model(lambda t: t.numpy() * 2)
+        model.fit(np.ones((4, 3), np.float32), np.ones((4, 2), np.float32), verbose=0)
+
+
+def test_lambda_returning_a_python_float_says_so():
+    with pytest.raises(TypeError, match=r"Lambda layer .* returned 2.0 of type float, not a tensor"):
+        _lambda_model(lambda t: 2.0)
+
+
+def test_lambda_returning_a_detached_tensor_warns():
+    model = nn.Sequential([nn.Dense(2, input_shape=(3,)), nn.Lambda(lambda t: mg.tensor(t.numpy() * 2))])
+    with pytest.warns(UserWarning, match=r"does not depend on its input's gradient.*not trained"):
+        model(mg.tensor(np.ones((4, 3), np.float32)))
+
+
+# ----------------------------------------------------------------------------- 22.9 uint8 images
+
+@pytest.mark.parametrize("make", [lambda: nn.RandomRotation(0.2, seed=1), lambda: nn.RandomZoom(0.2, seed=1),
+                                  lambda: nn.RandomTranslation(0.2, 0.2, seed=1)])
+def test_uint8_images_through_random_affine_layers_come_out_as_float(make, device):
+    """Keras 3.15: RandomRotation(0.2)(uint8 images, training=True) is float32 with values up to
+    ~250. main returned all zeros as uint64 (the interpolation weights were cast to uint8)."""
+    images = (np.random.default_rng(0).random((2, 3, 8, 8)) * 255).astype("uint8")
+    out = make()(mg.tensor(images, device=device), training=True)
+    assert out.dtype == np.float32
+    assert out.numpy().max() > 200
+    as_float = make()(mg.tensor(images.astype("float32"), device=device), training=True)
+    np.testing.assert_allclose(out.numpy(), as_float.numpy(), rtol=1e-5)

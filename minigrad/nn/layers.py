@@ -10,7 +10,8 @@ from __future__ import annotations
 import math
 import warnings
 
-from ..engine import backend
+from ..engine import autograd, backend
+from ..engine.tensor import Tensor
 from ..training import regularizers
 from ..engine import functional as F
 from ..engine.ops.movement import resolve_shape
@@ -28,6 +29,7 @@ class InputLayer(Module):
     """
 
     def __init__(self, shape=None, name=None, dtype=None, input_shape=None, batch_size=None):
+        _refuse_batch_size(batch_size, "InputLayer")
         shape = input_shape if shape is None else shape
         if shape is None:
             raise TypeError("InputLayer: give the per-sample shape, e.g. Input((784,)) or Input((1, 28, 28))")
@@ -57,7 +59,17 @@ def Input(shape=None, name=None, dtype=None, batch_size=None, tensor=None):  # n
     """
     if tensor is not None:
         raise TypeError("Input(tensor=...) is not supported: build the model from Input(shape) instead")
+    _refuse_batch_size(batch_size, "Input")
     return InputLayer(shape, name=name, dtype=dtype).output
+
+
+def _refuse_batch_size(batch_size, where):
+    """Keras' batch_size= fixes the batch axis of a model; minigrad's batch axis is always free
+    (fit/predict's batch_size choose it per call), so the argument is refused, not ignored."""
+    if batch_size is not None:
+        raise TypeError(f"{where}(batch_size={batch_size!r}) is not supported: minigrad models take any "
+                        "batch size (the batch axis stays None); leave it out and pass batch_size= to "
+                        "fit/evaluate/predict")
 
 
 class Lambda(Module):
@@ -81,7 +93,30 @@ class Lambda(Module):
         self._given_output_shape = output_shape
 
     def forward(self, inputs):
-        return self.function(inputs, **self.arguments)
+        out = self.function(inputs, **self.arguments)
+        for value in (out if isinstance(out, (list, tuple)) else (out,)):
+            self._check_output(value, inputs)
+        return out
+
+    def _check_output(self, value, inputs):
+        """A tensor out, or a clear error: a NumPy array or a number would cut the graph (the
+        layers before would never train) or fail later in the shape probe."""
+        where = f"Lambda layer '{self.name}' ({getattr(self.function, '__name__', 'function')})"
+        if isinstance(value, Tensor):
+            given = inputs if isinstance(inputs, (list, tuple)) else [inputs]
+            if autograd.is_grad_enabled() and not value.requires_grad and \
+                    any(isinstance(t, Tensor) and t.requires_grad for t in given):
+                warnings.warn(f"{where}: its output does not depend on its input's gradient (was it "
+                              "made from .numpy() or .detach()?), so the layers before it are not trained "
+                              "through it; compute it with mg.* / F.* ops on the input tensor", stacklevel=4)
+            return
+        if isinstance(value, backend.np.ndarray) or backend.is_backend_array(value):
+            raise TypeError(f"{where} returned a {type(value).__name__}, not a minigrad Tensor: an array (from "
+                            ".numpy()?) cuts the graph, so the layers before it would never train; compute it "
+                            "with mg.* / F.* ops on the input tensor, e.g. lambda t: t * 2")
+        raise TypeError(f"{where} returned {value!r} of type {type(value).__name__}, not a tensor; it must return "
+                        "a tensor with the batch axis first (e.g. lambda t: t.sum(axis=1, keepdims=True), or "
+                        "mg.ones_like(t[:, :1]) * 2.0 for a constant per sample)")
 
     def symbolic_output_specs(self, full_shapes, dtypes):
         given = self._given_output_shape

@@ -92,6 +92,7 @@ def affine_transform(images: Tensor, transform, interpolation="bilinear", fill_m
 
     out = sum over the (up to) four neighbours of weight * pixel: linear in `images`, so
     d out / d images is those weights (scattered back by take_along_axis' backward).
+    Integer images (uint8) are resampled, and returned, in the default float type.
     """
     op = "affine_transform"
     if interpolation not in INTERPOLATIONS:
@@ -100,6 +101,8 @@ def affine_transform(images: Tensor, transform, interpolation="bilinear", fill_m
         raise ValueError(f"{op}: fill_mode must be one of {FILL_MODES}, got {fill_mode!r}")
     if not isinstance(images, Tensor) or images.ndim != 4:
         raise ValueError(f"{op}: images must be a 4-d NCHW tensor, got shape {getattr(images, 'shape', None)}")
+    if not backend.is_floating(images.dtype):     # integer pixels are interpolated as floats
+        images = images.astype(backend.default_float_dtype())
     n, c, h, w = images.shape
     xp = backend.xp_of(images.data)
     t = transform.data if isinstance(transform, Tensor) else transform
@@ -192,6 +195,10 @@ class _RandomImageLayer(ImageLayer):
         return tuple(input_shape)
 
     def _forward(self, x, *args, **kwargs):
+        if isinstance(x, Tensor) and not backend.is_floating(x.dtype):
+            # uint8 images come out as the layer's float type, as Keras' (interpolating in
+            # integers would round every weight to 0)
+            x = x.astype(self.dtype)
         if not self.training:               # inference: the image as it is (no layout round trip)
             return x
         return super()._forward(x, *args, **kwargs)
