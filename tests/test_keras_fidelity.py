@@ -266,3 +266,34 @@ def test_input_batch_size_is_refused_by_name():
     with pytest.raises(TypeError, match=r"InputLayer\(batch_size=8\)"):
         nn.InputLayer((3,), batch_size=8)
     assert nn.Input((3,), batch_size=None).shape == (None, 3)
+
+
+# ----------------------------------------------------------------------------- 21.9 metric functions in a loss
+
+def test_metric_functions_are_differentiable_on_tensors_and_match_keras(device):
+    """Keras 3.15 (keras.metrics.*) on t = [[1, 0, 1], [0, 0, 1]], p = [[.9, .2, .6], [.3, .1, .8]]:
+    binary_crossentropy [0.27977657, 0.22839300], categorical_crossentropy (one-hot [1], [2],
+    p normalised) [2.14006616, 0.40546511], mean_squared_error [0.07, 0.04666667].
+    On main these were NumPy-only: used in a loss, backward failed on a numpy.float32."""
+    t = np.array([[1.0, 0.0, 1.0], [0.0, 0.0, 1.0]])
+    p = np.array([[0.9, 0.2, 0.6], [0.3, 0.1, 0.8]])
+    onehot = np.array([[0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
+    cases = [(nn.metrics.binary_crossentropy, t, p, [0.27977657318115234, 0.22839300334453583]),
+             (nn.metrics.categorical_crossentropy, onehot, p / p.sum(1, keepdims=True),
+              [2.1400661634962708, 0.4054651081081643]),
+             (nn.metrics.mean_squared_error, t, p, [0.07, 0.046666666865348816])]
+    for fn, y_true, y_pred, keras_values in cases:
+        x = mg.tensor(y_pred, requires_grad=True, device=device)
+        values = fn(y_true, x)
+        np.testing.assert_allclose(values.numpy(), keras_values, rtol=1e-6)
+        np.testing.assert_allclose(fn(y_true, y_pred), keras_values, rtol=1e-6)     # the NumPy path agrees
+        assert mg.gradcheck(lambda v: fn(y_true, v), x)
+
+
+def test_a_metric_function_as_a_compiled_loss_trains(device):
+    model = nn.Sequential([nn.Dense(1, activation="sigmoid", input_shape=(2,))]).to(device)
+    model.compile("sgd", loss=lambda t, p: nn.metrics.binary_crossentropy(t, p).mean())
+    x = np.array([[0.0, 1.0], [1.0, 0.0]] * 4, np.float32)
+    y = np.array([[1.0], [0.0]] * 4, np.float32)
+    history = model.fit(x, y, epochs=3, verbose=0)
+    assert history.history["loss"][-1] < history.history["loss"][0]

@@ -22,6 +22,7 @@ import numpy as np
 
 from ..engine import backend
 from ..engine.tensor import Tensor
+from ..training import losses
 
 
 def _arrays(y_true, y_pred):
@@ -83,8 +84,21 @@ def _same_shape(t, p, name):
                      "against class probabilities use metrics=['accuracy'] (or one-hot targets)")
 
 
+def _as_loss(name, y_true, y_pred, **options):
+    """For a Tensor y_pred: the per-sample values as a differentiable Tensor, from
+    minigrad.losses (reduction="none"), so keras.metrics.binary_crossentropy & co. work
+    inside a loss as Keras' do. None for arrays (the bookkeeping path below)."""
+    if not isinstance(y_pred, Tensor):
+        return None
+    return getattr(losses, name)(y_true, y_pred, reduction="none", **options)
+
+
 def mean_absolute_error(y_true, y_pred):
-    """Per sample: mean |y_pred - y_true| over its outputs."""
+    """Per sample: mean |y_pred - y_true| over its outputs (a Tensor, differentiable, when
+    y_pred is a Tensor; NumPy otherwise)."""
+    as_loss = _as_loss("mean_absolute_error", y_true, y_pred)
+    if as_loss is not None:
+        return as_loss
     t, p = _arrays(y_true, y_pred)
     t = _same_shape(t, p, "mean_absolute_error")
     return np.abs(p - t).reshape(len(p), -1).mean(axis=1)
@@ -92,6 +106,9 @@ def mean_absolute_error(y_true, y_pred):
 
 def mean_squared_error(y_true, y_pred):
     """Per sample: mean (y_pred - y_true)^2 over its outputs."""
+    as_loss = _as_loss("mean_squared_error", y_true, y_pred)      # a Tensor in: differentiable, as Keras'
+    if as_loss is not None:
+        return as_loss
     t, p = _arrays(y_true, y_pred)
     t = _same_shape(t, p, "mean_squared_error")
     return ((p - t) ** 2).reshape(len(p), -1).mean(axis=1)
@@ -103,6 +120,9 @@ _EPSILON = 1e-7      # Keras clips probabilities to [eps, 1 - eps] before taking
 def binary_crossentropy(y_true, y_pred):
     """Per sample: mean over its outputs of -(t log p + (1 - t) log(1 - p)), p clipped to
     [1e-7, 1 - 1e-7] as Keras does (probabilities in, not logits)."""
+    as_loss = _as_loss("binary_crossentropy", y_true, y_pred)      # a Tensor in: differentiable, as Keras'
+    if as_loss is not None:
+        return as_loss
     t, p = _arrays(y_true, y_pred)
     t = _same_shape(t, p, "binary_crossentropy")
     p = np.clip(p, _EPSILON, 1 - _EPSILON)
@@ -113,6 +133,9 @@ def binary_crossentropy(y_true, y_pred):
 def categorical_crossentropy(y_true, y_pred):
     """Per sample: -sum_k t_k log p_k over the last axis, one-hot (or soft) targets; p is
     normalised to sum 1 and clipped, as Keras does."""
+    as_loss = _as_loss("categorical_crossentropy", y_true, y_pred)      # a Tensor in: differentiable, as Keras'
+    if as_loss is not None:
+        return as_loss
     t, p = _arrays(y_true, y_pred)
     t = _same_shape(t, p, "categorical_crossentropy")
     p = np.clip(p / p.sum(axis=-1, keepdims=True), _EPSILON, 1 - _EPSILON)
@@ -121,6 +144,9 @@ def categorical_crossentropy(y_true, y_pred):
 
 def sparse_categorical_crossentropy(y_true, y_pred):
     """Per sample: -log p[label] for integer labels (N,) or (N, 1)."""
+    as_loss = _as_loss("sparse_categorical_crossentropy", y_true, y_pred)      # a Tensor in: differentiable, as Keras'
+    if as_loss is not None:
+        return as_loss
     t, p = _arrays(y_true, y_pred)
     labels = t.reshape(p.shape[:-1]).astype(np.int64)
     p = np.clip(p / p.sum(axis=-1, keepdims=True), _EPSILON, 1 - _EPSILON)
