@@ -297,3 +297,53 @@ def test_a_metric_function_as_a_compiled_loss_trains(device):
     y = np.array([[1.0], [0.0]] * 4, np.float32)
     history = model.fit(x, y, epochs=3, verbose=0)
     assert history.history["loss"][-1] < history.history["loss"][0]
+
+
+# ----------------------------------------------------------------------------- 21.11 Keras 1/2 spellings
+
+def _compiled():
+    model = nn.Sequential([nn.Dense(1, input_shape=(2,))])
+    model.compile("sgd", "mse")
+    return model, np.ones((4, 2), np.float32), np.ones((4, 1), np.float32)
+
+
+@pytest.mark.parametrize("old, new", [("nb_epoch", "epochs="), ("samples_per_epoch", "steps_per_epoch="),
+                                      ("nb_val_samples", "validation_steps=")])
+def test_fit_refuses_keras2_arguments_naming_keras3s(old, new):
+    """Keras 3.15: fit(nb_epoch=2) is "got an unexpected keyword argument 'nb_epoch'"; here the
+    error also names the Keras 3 spelling."""
+    model, x, y = _compiled()
+    with pytest.raises(TypeError, match=rf"fit\({old}=...\) is Keras 1/2's spelling.*use {new}"):
+        model.fit(x, y, verbose=0, **{old: 2})
+    with pytest.raises(TypeError, match=r"unexpected keyword arguments \['epoch'\]"):
+        model.fit(x, y, epoch=2)
+
+
+@pytest.mark.parametrize("method, fix", [("fit_generator", r"model.fit\(generator, steps_per_epoch"),
+                                         ("predict_classes", r"np.argmax\(model.predict\(x\), axis=-1\)"),
+                                         ("predict_generator", r"model.predict\(generator"),
+                                         ("evaluate_generator", r"model.evaluate\(generator")])
+def test_keras2_methods_say_what_keras3_writes(method, fix):
+    """Keras 3.15: 'Sequential' object has no attribute 'fit_generator' / 'predict_classes'."""
+    model, x, y = _compiled()
+    assert not hasattr(model, method)
+    with pytest.raises(AttributeError, match=rf"{method}\(\) is Keras 1/2's, removed in Keras 3: {fix}"):
+        getattr(model, method)
+
+
+def test_convolution2d_with_keras1_kernel_arguments_is_refused():
+    """Keras 3.15 runs keras.layers.Convolution2D(64, 3, 3) as kernel 3, strides 3: Keras 1 meant
+    a 3x3 kernel. Refused here, naming Conv2D(64, (3, 3))."""
+    with pytest.raises(TypeError, match=r"Convolution2D\(64, 3, 3, ...\) is Keras 1's spelling of a 3x3 kernel.*"
+                                        r"Conv2D\(64, \(3, 3\)\)"):
+        nn.Convolution2D(64, 3, 3)
+    with pytest.raises(TypeError, match=r"Convolution2D\(border_mode=...\) is Keras 1's spelling: use padding="):
+        nn.Convolution2D(64, 3, border_mode="same")
+    layer = nn.Convolution2D(8, (3, 3), strides=2, padding="same")        # Keras 3's spelling works
+    assert layer(mg.tensor(_images((1, 2, 6, 6)))).shape == (1, 8, 3, 3)
+
+
+def test_fit_initial_epoch_must_be_a_whole_number():
+    model, x, y = _compiled()
+    with pytest.raises(ValueError, match=r"fit: initial_epoch must be an integer between 0 and epochs \(3\), got 1.5"):
+        model.fit(x, y, epochs=3, initial_epoch=1.5, verbose=0)

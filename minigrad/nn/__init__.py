@@ -37,6 +37,7 @@ from .layers import frozen_batch_norm_mode, set_frozen_batch_norm_mode
 from .layers import (Activation, BatchNormalization, Dense, Dropout, Flatten, Input, InputLayer, Lambda,
                      LeakyReLU, Reshape)
 from .layers import Softmax
+from .conv_layers import Convolution2D
 from .merge import (Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract, add, average,
                     concatenate, maximum, minimum, multiply, subtract)
 from .model import History, Model
@@ -52,7 +53,7 @@ from .recurrent import GRU, LSTM, Bidirectional, SimpleRNN
 __all__ = [
     "Module", "Parameter", "Model", "Sequential", "History",
     "Dense", "Activation", "LeakyReLU", "Dropout", "Flatten", "Reshape", "BatchNormalization",
-    "Input", "InputLayer", "Layer", "Lambda", "Softmax",
+    "Input", "InputLayer", "Layer", "Lambda", "Softmax", "Convolution2D",
     "Conv2D", "Conv2DTranspose", "MaxPooling2D", "UpSampling2D", "ZeroPadding2D",
     "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate",
     "add", "subtract", "multiply", "average", "maximum", "minimum", "concatenate",

@@ -200,6 +200,27 @@ class Conv2D(_Conv):
         return self._add_bias_and_activate(y)
 
 
+class Convolution2D(Conv2D):
+    """Keras' other name for Conv2D, kept by Keras 3. Keras 1 wrote Convolution2D(64, 3, 3) for a
+    3x3 kernel, which Keras 3 reads as kernel 3, strides 3: a different network, run silently. So
+    here a third positional argument, and Keras 1's keywords, are refused with the Keras 3 spelling."""
+
+    KERAS1 = {"nb_filter": "filters", "nb_row": "kernel_size=(rows, cols)", "nb_col": "kernel_size=(rows, cols)",
+              "border_mode": "padding", "subsample": "strides", "init": "kernel_initializer",
+              "dim_ordering": "data_format ('channels_first' / 'channels_last')"}
+
+    def __init__(self, filters=None, kernel_size=None, *more, **kwargs):
+        old = sorted(set(kwargs) & set(self.KERAS1))
+        if old:
+            raise TypeError(f"Convolution2D({old[0]}=...) is Keras 1's spelling: use "
+                            f"{self.KERAS1[old[0]]}=... (Keras 3: Conv2D(filters, kernel_size, strides, padding))")
+        if more and isinstance(kernel_size, int) and isinstance(more[0], int):
+            raise TypeError(f"Convolution2D({filters}, {kernel_size}, {more[0]}, ...) is Keras 1's spelling of a "
+                            f"{kernel_size}x{more[0]} kernel; Keras 3 reads the third argument as strides. Write "
+                            f"Conv2D({filters}, ({kernel_size}, {more[0]})) (or strides={more[0]} by name)")
+        super().__init__(filters, kernel_size, *more, **kwargs)
+
+
 class Conv2DTranspose(_Conv):
     """Transposed convolution ("deconvolution"), which grows images: "same" gives in * strides.
 

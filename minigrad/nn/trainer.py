@@ -65,8 +65,45 @@ def pack_x_y_sample_weight(x, y=None, sample_weight=None):
     return (x, y) if sample_weight is None else (x, y, sample_weight)
 
 
+# Keras 1/2 spellings: Keras 3 refuses them too; here the error names the Keras 3 spelling, so
+# a ported script is fixed in one step and never runs with another meaning.
+KERAS2_ARGUMENTS = {
+    "nb_epoch": "epochs=",
+    "samples_per_epoch": "steps_per_epoch= (it counts batches, not samples: samples // batch_size)",
+    "nb_val_samples": "validation_steps= (batches, not samples)",
+    "show_accuracy": "metrics=['accuracy'] in compile()",
+    "nb_worker": "nothing: leave it out (minigrad reads batches in the calling thread)",
+    "pickle_safe": "nothing: leave it out",
+}
+
+
+def _refuse_keras2(where: str, given: dict) -> None:
+    for name in given:
+        if name in KERAS2_ARGUMENTS:
+            raise TypeError(f"{where}({name}=...) is Keras 1/2's spelling, removed in Keras 3: use "
+                            f"{KERAS2_ARGUMENTS[name]}")
+    if given:
+        raise TypeError(f"{where}() got unexpected keyword arguments {sorted(given)}")
+
+
+def _removed_in_keras3(old: str, fix: str):
+    """A Keras 1/2 method name: reading it raises an AttributeError that says what to write
+    instead (so hasattr() is False, as for a Keras 3 model)."""
+    def refuse(self):
+        raise AttributeError(f"{type(self).__name__}.{old}() is Keras 1/2's, removed in Keras 3: {fix}")
+    return property(refuse, doc=f"Removed in Keras 3: {fix}")
+
+
 class Trainer:
     """compile / fit / evaluate / predict and the per-batch steps; see the module docstring."""
+
+    fit_generator = _removed_in_keras3("fit_generator", "model.fit(generator, steps_per_epoch=...) takes "
+                                       "generators (steps_per_epoch counts batches; samples_per_epoch counted samples)")
+    evaluate_generator = _removed_in_keras3("evaluate_generator", "model.evaluate(generator, steps=...)")
+    predict_generator = _removed_in_keras3("predict_generator", "model.predict(generator, steps=...)")
+    predict_classes = _removed_in_keras3("predict_classes", "np.argmax(model.predict(x), axis=-1) for softmax "
+                                         "outputs, (model.predict(x) > 0.5).astype('int32') for a sigmoid output")
+    predict_proba = _removed_in_keras3("predict_proba", "model.predict(x) (it gives the probabilities)")
 
     optimizer = None
     loss = None
@@ -287,7 +324,7 @@ class Trainer:
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
             validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
             sample_weight=None, initial_epoch=0, steps_per_epoch=None, validation_steps=None,
-            validation_batch_size=None, validation_freq=1):
+            validation_batch_size=None, validation_freq=1, **keras2):
         """Train for `epochs` passes over (x, y); returns a History (also model.history).
 
         x, y            arrays, lists or dicts of arrays (several inputs/outputs), or x a
@@ -301,12 +338,15 @@ class Trainer:
         callbacks       minigrad.callbacks objects (EarlyStopping, ModelCheckpoint, ...)
         verbose         0 silent, 1 a progress bar per epoch, 2 one line per epoch
         """
+        _refuse_keras2("fit", keras2)
         self._require_compiled("fit")
         batch_size = data.check_positive_int("fit", "batch_size", 32 if batch_size is None else batch_size)
         if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
             raise ValueError(f"fit: epochs must be an integer >= 0, got {epochs!r}")
-        if not 0 <= initial_epoch <= max(epochs, 0):
-            raise ValueError(f"fit: initial_epoch must be between 0 and epochs ({epochs}), got {initial_epoch}")
+        if isinstance(initial_epoch, bool) or not isinstance(initial_epoch, (int, np.integer)) \
+                or not 0 <= initial_epoch <= max(epochs, 0):
+            raise ValueError(f"fit: initial_epoch must be an integer between 0 and epochs ({epochs}), got "
+                             f"{initial_epoch!r} (the number of epochs already run, e.g. 5 to go on from epoch 6)")
         if not isinstance(validation_split, (int, float)) or not 0 <= validation_split < 1:
             raise ValueError(f"fit: validation_split must be a fraction in [0, 1), got {validation_split!r}")
         validation_freq = data.check_positive_int("fit", "validation_freq", validation_freq)
