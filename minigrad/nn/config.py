@@ -91,7 +91,7 @@ KERAS_DEFAULTS = {
                            "gamma_constraint": None, "synchronized": False, "renorm": False,
                            "renorm_clipping": None, "renorm_momentum": 0.99},
     "Conv2D": {**_NO_CONSTRAINTS, "groups": 1, "lora_rank": None, "lora_alpha": None},
-    "Conv2DTranspose": {**_NO_CONSTRAINTS, "groups": 1},
+    "Conv2DTranspose": dict(_NO_CONSTRAINTS),
     "UpSampling2D": {"interpolation": "nearest"},
     "Conv1D": {**_NO_CONSTRAINTS, "groups": 1, "data_format": "channels_last", "kernel_regularizer": None,
                "bias_regularizer": None, "activity_regularizer": None, "lora_rank": None, "lora_alpha": None},
@@ -108,10 +108,13 @@ KERAS_DEFAULTS = {
                   "use_cudnn": "auto", "time_major": False},
     "DepthwiseConv2D": {"depthwise_constraint": None, "bias_constraint": None},
     "SeparableConv2D": {"depthwise_constraint": None, "pointwise_constraint": None, "bias_constraint": None},
-    "Rescaling": {}, "RandomFlip": {"value_range": [0, 255]}, "RandomRotation": {"value_range": [0, 255]},
-    "RandomTranslation": {"value_range": [0, 255]}, "RandomZoom": {"value_range": [0, 255]},
+    "Rescaling": {},
 }
 KERAS_DEFAULTS["LSTM"] = KERAS_DEFAULTS["GRU"] = KERAS_DEFAULTS["SimpleRNN"]
+# Keys other Keras versions write (read here, never written: Keras 3.15 refuses some of them)
+_READ_ONLY = ("lora_rank", "lora_alpha", "input_length", "weights", "sparse", "embeddings_quantizer",
+              "time_major", "use_cudnn", "quantization_config")
+_WRITTEN = {("Dense", "quantization_config"), ("Embedding", "quantization_config")}
 # Keras writes its own default for these; any value means the same to minigrad (it has no
 # dtype policies beyond the layer's float type, and seeds its random layers per run).
 _IGNORED = ("dtype", "seed", "value_range", "use_cudnn", "input_length", "renorm_momentum")
@@ -121,6 +124,7 @@ _IGNORED = ("dtype", "seed", "value_range", "use_cudnn", "input_length", "renorm
 
 _INITIALIZER_CLASSES = {"GlorotUniform": "glorot_uniform", "Zeros": "zeros", "Ones": "ones",
                         "Orthogonal": "orthogonal"}
+_INITIALIZER_DEFAULTS = {"gain": 1.0, "input_axes": None, "output_axes": None}    # Keras' defaults
 
 
 _REGULARIZER_CLASSES = {"L1": regularizers.L1, "L2": regularizers.L2, "L1L2": regularizers.L1L2}
@@ -156,6 +160,9 @@ def activation_name(fn) -> str:
 def initializer_config(init):
     """Keras' serialized initializer for a name ('glorot_uniform') or a minigrad initializer."""
     name = init if isinstance(init, str) else getattr(init, "__name__", None)
+    if name == "uniform":                       # Embedding's table: Keras' "uniform", U(-0.05, 0.05)
+        return {"module": "keras.initializers", "class_name": "RandomUniform",
+                "config": {"seed": None, "minval": -0.05, "maxval": 0.05}, "registered_name": None}
     for class_name, known in _INITIALIZER_CLASSES.items():
         if name == known:
             return {"module": "keras.initializers", "class_name": class_name, "config": {"seed": None}
@@ -181,7 +188,10 @@ def minigrad_value(key, value, where):
         inner = value.get("config") or {}
         if key.endswith("_initializer"):
             name = _INITIALIZER_CLASSES.get(value["class_name"])
-            extra = {k: v for k, v in inner.items() if v is not None and k != "seed"}
+            extra = {k: v for k, v in inner.items() if v is not None and k != "seed"
+                     and not (k in _INITIALIZER_DEFAULTS and v == _INITIALIZER_DEFAULTS[k])}
+            if value["class_name"] == "RandomUniform" and extra == {"minval": -0.05, "maxval": 0.05}:
+                return "uniform"
             if name is None or extra:
                 raise ValueError(f"{where}: the initializer {value['class_name']}{extra or ''} is not one "
                                  f"minigrad has (it has {sorted(_INITIALIZER_CLASSES)})")
@@ -371,7 +381,12 @@ def get_config(layer) -> dict:
         config[key] = keras_value(key, getattr(layer, key))
     config.update(_SPECIAL[kind](layer) if kind in _SPECIAL else {})
     for key, value in KERAS_DEFAULTS.get(kind, {}).items():
-        config.setdefault(key, value)
+        if key not in _READ_ONLY or (kind, key) in _WRITTEN:
+            config.setdefault(key, value)
+    if kind == "Dense" and config.get("activity_regularizer", "") is None:
+        del config["activity_regularizer"]          # Keras 3.15 does not write it for Dense
+    if kind == "SimpleRNN":
+        config.pop("seed", None)
     return config
 
 
@@ -395,8 +410,11 @@ def from_config(cls, config):
 def constructor_arguments(cls, config) -> dict:
     """The keyword arguments of cls(...) for a config written by minigrad or by Keras."""
     kind = builtin_class(cls)
-    if kind is None:
-        return dict(config)
+    if kind is None:                              # a custom layer: its own keys, Keras' dtype as a name
+        config = dict(config)
+        if isinstance(config.get("dtype"), dict):
+            config["dtype"] = (config["dtype"].get("config") or {}).get("name")
+        return config
     where = f"{cls.__name__}.from_config ({config.get('name', 'unnamed')})"
     config = dict(config)
     if kind == "InputLayer":
@@ -411,6 +429,8 @@ def constructor_arguments(cls, config) -> dict:
         if key not in config or key in LAYER_KEYS.get(kind, ()):
             continue
         value = config.pop(key)
+        if key.endswith("_initializer") and isinstance(value, dict):
+            value = minigrad_value(key, value, where)
         if key in _IGNORED or value == default or (value is None and default is None):
             continue
         raise ValueError(f"{where}: Keras' {key}={value!r} has no counterpart in minigrad (only "

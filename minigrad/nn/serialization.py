@@ -129,6 +129,8 @@ def serialize_layer(layer) -> dict:
 def layer_class(entry, custom_objects=None, source="the config"):
     """The class a serialized layer names: registered, given in custom_objects, or built in."""
     name, registered = entry.get("class_name"), entry.get("registered_name")
+    if registered is None and isinstance(name, str) and ">" in name:     # Keras 2: "Package>Name"
+        registered = name
     cls = None
     if registered:
         cls = get_registered_object(registered, custom_objects)
@@ -316,7 +318,8 @@ def functional_from_config(config, custom_objects=None, source="the config"):
             while calls_made[name] < len(nodes) and ready(nodes[calls_made[name]]):
                 node = nodes[calls_made[name]]
                 args = [decode(a) for a in node.get("args", [])]
-                kwargs = {k: decode(v) for k, v in (node.get("kwargs") or {}).items()}
+                # Keras records mask=None (and training=None) for each call: the defaults here
+                kwargs = {k: decode(v) for k, v in (node.get("kwargs") or {}).items() if v is not None}
                 out = layer(*args, **kwargs)
                 outputs_of[(name, calls_made[name])] = list(out) if isinstance(out, (list, tuple)) else [out]
                 calls_made[name] += 1

@@ -86,5 +86,8 @@ def load_model(path, custom_objects=None, compile=True):  # noqa: A002 - Keras' 
 
 
 def load_weights_file(model, path) -> None:
-    """model.load_weights for Keras' files (.keras, .weights.h5, .h5): the weights only."""
-    keras_h5.load_keras_weights(model, path)
+    """model.load_weights for Keras' files (.keras, .weights.h5, .h5): the weights only (a
+    .keras archive in NCHW, as minigrad writes one, is read without reordering)."""
+    reorder = not (file_kind(path) == "keras" and os.path.isfile(path) and not keras_archive.channels_last(path))
+    for param, array in keras_h5.read_keras_weights(model, os.fspath(path), reorder=reorder):
+        assign(param, array)

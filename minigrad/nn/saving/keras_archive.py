@@ -43,6 +43,25 @@ _OPTIMIZER_KEYS = {"Adam": {"beta_1": "beta_1", "beta_2": "beta_2", "epsilon": "
                    "RMSprop": {"rho": "rho", "momentum": "momentum", "epsilon": "eps", "centered": "centered"}}
 
 
+def channels_last(path) -> bool:
+    """True when the archive's image layers are channels-last (Keras' default): its weights are
+    then reordered for an NCHW minigrad model (load_weights); False for an archive in NCHW."""
+    formats = set()
+
+    def visit(item):
+        if isinstance(item, dict):
+            config = item.get("config")
+            if item.get("class_name") != "Flatten" and isinstance(config, dict) and "data_format" in config:
+                formats.add(config["data_format"])
+            for value in item.values():
+                visit(value)
+        elif isinstance(item, list):
+            for value in item:
+                visit(value)
+    visit(read_config(path))
+    return "channels_first" not in formats
+
+
 def looks_like_archive(path) -> bool:
     try:
         with zipfile.ZipFile(path) as archive:
@@ -135,6 +154,7 @@ def write_optimizer(h5, model) -> None:
     kind = type(optimizer).__name__
     params = trainable_in_keras_order(model)
     slots = optimizer._slot_names()
+    layouts = keras_h5.weight_layouts(model, reorder=False)
     values = [np.array(optimizer.iterations, dtype=np.int64), np.array(optimizer.lr, dtype=np.float32)]
     steps = []
     for group in KERAS_SLOT_GROUPS[kind]:
@@ -142,8 +162,8 @@ def write_optimizer(h5, model) -> None:
         for p in params:
             state = optimizer._state.get(p)
             for name in names:
-                values.append(np.zeros(p.shape, p.dtype) if state is None else
-                              backend.to_numpy(state[name]))
+                host = np.zeros(p.shape, p.dtype) if state is None else backend.to_numpy(state[name])
+                values.append(keras_h5.to_keras_layout(layouts, p, host))
     for p in params:
         state = optimizer._state.get(p)
         steps.append(0 if state is None else int(state["step"]))
@@ -175,15 +195,13 @@ def read_optimizer_state(root, model, source):
     state = {"class": np.array(kind), "iterations": np.array(iterations, dtype=np.int64),
              "num_params": np.array(len(optimizer.params), dtype=np.int64)}
     position = {id(p): i for i, p in enumerate(optimizer.params)}
+    layouts = keras_h5.weight_layouts(model, reorder=False)
     at = 2
     for group_names in KERAS_SLOT_GROUPS[kind]:
         names = [name for name in group_names if name in slots]
         for p in params:
             for name in names:
-                if tuple(values[at].shape) != p.shape:
-                    raise keras_h5.damaged(source, f"optimizer variable {at} has shape {values[at].shape}, not the "
-                                           f"{p.shape} of the weight it belongs to")
-                state[f"{name}.{position[id(p)]}"] = values[at]
+                state[f"{name}.{position[id(p)]}"] = keras_h5.to_minigrad_layout(layouts, p, values[at], source)
                 at += 1
     for p, step in zip(params, steps):
         state[f"step.{position[id(p)]}"] = np.array(int(step), dtype=np.int64)
@@ -202,7 +220,7 @@ def save_model(model, path, include_optimizer=True) -> str:
     with_optimizer = compiled is not None and model._parameters_to_train is not None
     buffer = io.BytesIO()
     with h5py.File(buffer, "w") as h5:
-        keras_h5.write_keras3_layers(h5, model)
+        keras_h5.write_keras3_layers(h5, model, reorder=False)
         h5.require_group("vars").attrs["name"] = model.name
         if with_optimizer:
             write_optimizer(h5, model)
@@ -243,7 +261,7 @@ def load_model(path, custom_objects=None, compile=True):  # noqa: A002 - Keras' 
     if not isinstance(config, dict):
         raise keras_h5.damaged(path, "its config.json is not a serialized model")
     model = serialization.model_from_config(config, custom_objects, source=path)
-    plan = keras_h5.read_keras_weights(model, path)
+    plan = keras_h5.read_keras_weights(model, path, reorder=False)
     state = None
     if compile and config.get("compile_config"):
         compiled = config["compile_config"]

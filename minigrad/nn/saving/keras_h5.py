@@ -97,9 +97,12 @@ def load_keras_weights(model, path) -> None:
         assign(param, array)
 
 
-def read_keras_weights(model, path, archive_member="model.weights.h5"):
+def read_keras_weights(model, path, archive_member="model.weights.h5", reorder=True):
     """[(parameter, array)] for every weight of `model` from the Keras file `path`, all read
-    and checked; nothing is changed (load_keras_weights then assigns them)."""
+    and checked; nothing is changed (load_keras_weights then assigns them).
+
+    reorder=False: the file holds the weights in the model's own layout (a .keras archive
+    whose config has the model's data_format), so only kernels change layout."""
     h5py = import_h5py()
     walk.require_built(model, WHO)
     if not os.path.isfile(path):
@@ -115,7 +118,7 @@ def read_keras_weights(model, path, archive_member="model.weights.h5"):
                                      "group) nor a Keras 2 weights file (no 'layer_names' attribute)")
         except (OSError, KeyError, TypeError) as exc:     # h5py's errors for a damaged inner part
             raise damaged(path, f"{type(exc).__name__} while reading it ({exc})") from None
-    return _convert(model, matched, path)
+    return _convert(model, matched, path, reorder)
 
 
 class open_weights:
@@ -420,16 +423,21 @@ def _flat_image_orders(model):
 
 def _keras_shape(owner, attr, shape):
     """The shape Keras stores a minigrad weight of `shape` in."""
-    if attr == "kernel" and isinstance(owner, (Conv2D, Conv2DTranspose)):
+    if (attr == "kernel" and isinstance(owner, (Conv2D, Conv2DTranspose))) or attr == "pointwise_kernel":
         return tuple(shape[i] for i in (2, 3, 1, 0))
+    if attr == "depthwise_kernel":               # (C_in * m, 1, kh, kw) -> (kh, kw, C_in, m)
+        return tuple(shape[2:]) + (shape[0] // owner.depth_multiplier, owner.depth_multiplier)
     return tuple(shape)
 
 
 def _to_minigrad(owner, attr, array, order):
     """A Keras array in minigrad's layout (see the module docstring)."""
     rows, columns = order
-    if attr == "kernel" and isinstance(owner, (Conv2D, Conv2DTranspose)):
+    if (attr == "kernel" and isinstance(owner, (Conv2D, Conv2DTranspose))) or attr == "pointwise_kernel":
         return array.transpose(3, 2, 0, 1)
+    if attr == "depthwise_kernel":               # Keras' output channel c*m + j is minigrad's too
+        kh, kw, c, m = array.shape
+        return array.reshape(kh, kw, c * m).transpose(2, 0, 1)[:, None]
     if isinstance(owner, Dense):
         if attr == "kernel" and rows is not None:
             array = array[rows]
@@ -439,9 +447,9 @@ def _to_minigrad(owner, attr, array, order):
     return array
 
 
-def _convert(model, matched, path):
+def _convert(model, matched, path, reorder=True):
     """[(parameter, array)] for every weight, all checked before anything is copied."""
-    orders = _flat_image_orders(model)
+    orders = _flat_image_orders(model) if reorder else {}
     plan = []
     for layer, arrays in matched:
         records = weight_records(layer)
@@ -466,8 +474,11 @@ def _convert(model, matched, path):
 def _to_keras(owner, attr, array, order):
     """A minigrad array in Keras' layout: _to_minigrad undone (each order inverted)."""
     rows, columns = (None if o is None else np.argsort(o) for o in order)
-    if attr == "kernel" and isinstance(owner, (Conv2D, Conv2DTranspose)):
+    if (attr == "kernel" and isinstance(owner, (Conv2D, Conv2DTranspose))) or attr == "pointwise_kernel":
         return array.transpose(2, 3, 1, 0)
+    if attr == "depthwise_kernel":
+        m = owner.depth_multiplier
+        return array[:, 0].transpose(1, 2, 0).reshape(array.shape[2], array.shape[3], -1, m)
     if isinstance(owner, Dense):
         if attr == "kernel" and rows is not None:
             array = array[rows]
@@ -530,11 +541,14 @@ def _split_by_group(layer, arrays):
     return [(groups[0], arrays[:half]), (groups[1], arrays[half:])]
 
 
-def write_keras3_layers(h5, model, prefix="layers") -> None:
+def write_keras3_layers(h5, model, prefix="layers", reorder=True) -> None:
     """Write every layer of `model` under `prefix` of the open h5py group `h5`, as Keras 3's
     save_weights does: a group per layer (vars/0, 1, ... in Keras' layout; an empty vars/ for
-    a layer without weights), a nested model's layers under its own layers/."""
-    orders = _flat_image_orders(model)
+    a layer without weights), a nested model's layers under its own layers/.
+
+    reorder=True (a weights file for the channels-last Keras twin of an NCHW model) permutes
+    the Dense weights around a Flatten or Reshape; a .keras archive keeps the model's layout."""
+    orders = _flat_image_orders(model) if reorder else {}
     counts = {}
     for layer in keras_layer_order(model):
         base = _keras_snake_case(_keras_class_name(layer))
@@ -542,7 +556,7 @@ def write_keras3_layers(h5, model, prefix="layers") -> None:
         where = f"{prefix}/{base}" + (f"_{counts[base]}" if counts[base] else "")
         h5.require_group(f"{where}/vars").attrs["name"] = layer.name
         if walk.is_model(layer):
-            write_keras3_layers(h5, layer, f"{where}/layers")
+            write_keras3_layers(h5, layer, f"{where}/layers", reorder)
             continue
         arrays = [_to_keras(owner, attr, param.numpy(), orders.get(id(owner), (None, None)))
                   for owner, attr, param in weight_records(layer)]
@@ -563,3 +577,27 @@ def save_keras3_weights(model, path) -> str:
             write_keras3_layers(h5, model)
             h5.require_group("vars").attrs["name"] = model.name
     return atomic_write(os.fspath(path), write)
+
+
+# ---------------------------------------------------------------------- arrays shaped like a weight
+
+def weight_layouts(model, reorder=True) -> dict:
+    """{id(parameter): (owner, attribute, order)}: how to turn an array shaped like that weight
+    (an optimizer's slot of it) into Keras' layout and back (to_keras_layout, to_minigrad_layout)."""
+    orders = _flat_image_orders(model) if reorder else {}
+    return {id(p): (owner, attr, orders.get(id(owner), (None, None)))
+            for leaf in keras_leaves(model) for owner, attr, p in weight_records(leaf)}
+
+
+def to_keras_layout(layouts, param, array):
+    owner, attr, order = layouts[id(param)]
+    return _to_keras(owner, attr, array, order)
+
+
+def to_minigrad_layout(layouts, param, array, source):
+    owner, attr, order = layouts[id(param)]
+    expected = _keras_shape(owner, attr, param.shape)
+    if tuple(array.shape) != expected:
+        raise damaged(source, f"an optimizer variable of {walk.describe(owner)}'s '{attr}' has shape "
+                      f"{tuple(array.shape)}, not Keras' {expected}")
+    return _to_minigrad(owner, attr, np.asarray(array), order)
