@@ -24,6 +24,13 @@ EPS32 = float(np.finfo(np.float32).eps)
 TOLERANCE = 8 * EPS32
 
 
+@pytest.fixture(autouse=True)
+def few_channels_take_the_fast_path(monkeypatch):
+    """The public ops take Winograd from 16 channels on each side; these tests' small
+    geometries (1-8 channels, fast gradchecks) take it too."""
+    monkeypatch.setattr(winograd, "MIN_CHANNELS", 1)
+
+
 @st.composite
 def winograd_geometries(draw, max_channels=5, max_size=9):
     """3x3 stride-1 convolutions: any padding per side (0-3), odd and even sizes, 1x1 outputs."""
@@ -109,6 +116,12 @@ def test_the_fast_path_is_the_one_taken(monkeypatch):
     conv2d(x, w, padding=1).sum().backward()
     assert sorted(calls) == ["conv2d", "conv2d", "filter_grad"]
     calls.clear()
+    monkeypatch.setattr(winograd, "MIN_CHANNELS", 16)                      # the default
+    conv2d(mg.randn(1, 16, 4, 4, requires_grad=True), mg.randn(16, 16, 3, 3), padding=1).sum().backward()
+    assert sorted(calls) == ["conv2d", "conv2d"]                            # y and dx (w needs no grad)
+    calls.clear()
+    conv2d(mg.randn(1, 64, 4, 4), mg.randn(1, 64, 3, 3), padding=1)          # 64 -> 1 channel: im2col
+    monkeypatch.setattr(winograd, "MIN_CHANNELS", 1)
     conv2d(x, w, stride=2, padding=1).sum().backward()                      # stride 2: im2col
     conv2d(x, mg.randn(4, 3, 5, 5), padding=2)                              # 5x5: im2col
     conv2d(mg.tensor(np.ones((1, 1, 4, 4), np.int64)), mg.tensor(np.ones((1, 1, 3, 3), np.int64)))

@@ -32,9 +32,10 @@ two and gradients of any order work:
     Conv2dFilterGrad(x, g)  dw = dL/dw of conv(x, w) when g = dL/dy
 
 The im2col products are the definition. A 3x3, stride-1, undilated, ungrouped float
-convolution (every conv of the DCGAN's generator, and the input gradient of each, which is a
-stride-1 3x3 conv by the flipped kernel) takes a fast path beside it: Winograd F(2x2, 3x3)
-in winograd.py, derived there, 2.25x fewer multiplications, the batch in cache-sized chunks.
+convolution with 16 or more channels on each side (the DCGAN's 64- to 256-channel layers,
+and the input gradient of each, which is a stride-1 3x3 conv by the flipped kernel) takes a
+fast path beside it: Winograd F(2x2, 3x3) in winograd.py, derived there, 2.25x fewer
+multiplications, the batch in cache-sized chunks.
 Its filter gradient is the Winograd adjoint. Same numbers up to float32 rounding;
 tests/test_conv_fast.py holds the two paths side by side; FAST_PATHS = False runs the
 definitions alone.
@@ -178,7 +179,7 @@ FAST_PATHS = True
 
 def _conv2d(x, w, stride, padding, dilation, out_hw, groups):
     """The arrays of conv2d: Winograd F(2x2, 3x3) where it applies, else the definition."""
-    if FAST_PATHS and winograd.applies(w.shape[2:], stride, dilation, groups, x.dtype):
+    if FAST_PATHS and winograd.applies(w.shape[2:], stride, dilation, groups, x.dtype, w.shape[:2]):
         return winograd.conv2d(x, w, padding, out_hw)
     return _conv2d_im2col(x, w, stride, padding, dilation, out_hw, groups)
 
@@ -194,7 +195,7 @@ def _conv2d_im2col(x, w, stride, padding, dilation, out_hw, groups):
 
 def _conv2d_filter_grad(x, g, kernel, stride, padding, dilation, groups):
     """The arrays of Conv2dFilterGrad: Winograd where it applies, else G @ cols(x)^T."""
-    if FAST_PATHS and winograd.applies(kernel, stride, dilation, groups, x.dtype):
+    if FAST_PATHS and winograd.applies(kernel, stride, dilation, groups, x.dtype, (x.shape[1], g.shape[1])):
         return winograd.filter_grad(x, g, padding)
     batch_last = _batch_last(x.shape[0], g.shape[3])
     cols = _im2col(x, kernel, g.shape[2:], stride, padding, dilation, batch_last)
@@ -289,7 +290,8 @@ class ConvTranspose2d(Function):
         need_y, need_w = self.needs_input_grad
         geo = self.geometry
         groups, Ho_Wo, N = geo["groups"], y.shape[2:], y.shape[0]
-        if FAST_PATHS and winograd.applies(w.shape[2:], geo["stride"], geo["dilation"], groups, g.dtype):
+        if FAST_PATHS and winograd.applies(w.shape[2:], geo["stride"], geo["dilation"], groups, g.dtype,
+                                             w.shape[:2]):
             g_y = winograd.conv2d(g, w, geo["padding"], Ho_Wo) if need_y else None
             g_w = winograd.filter_grad(g, y, geo["padding"]) if need_w else None
             return g_y, g_w
