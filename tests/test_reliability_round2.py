@@ -242,3 +242,50 @@ def test_uint8_images_through_random_affine_layers_come_out_as_float(make, devic
     assert out.numpy().max() > 200
     as_float = make()(mg.tensor(images.astype("float32"), device=device), training=True)
     np.testing.assert_allclose(out.numpy(), as_float.numpy(), rtol=1e-5)
+
+
+# ----------------------------------------------------------------------------- unclear errors: the data of fit
+
+def _functional():
+    i = nn.Input((2,), name="a")
+    model = nn.Model(i, nn.Dense(1, name="out")(i))
+    model.compile("sgd", "mse")
+    return model, np.ones((4, 2), np.float32), np.ones((4, 1), np.float32)
+
+
+def test_a_single_output_y_dict_with_a_wrong_key_is_refused():
+    """Keras 3.15 fails here with "Invalid dtype: str160"; main trained on it silently."""
+    model, x, y = _functional()
+    with pytest.raises(ValueError, match=r"fit: y names \['wrong'\], but model .* has the output\(s\) \['out'\]"):
+        model.fit(x, {"wrong": y}, verbose=0)
+    with pytest.raises(ValueError, match=r"evaluate: y names \['wrong'\]"):
+        model.evaluate(x, {"wrong": y}, verbose=0)
+    model.fit(x, {"out": y}, verbose=0)
+
+
+def test_an_x_dict_with_an_unknown_key_is_refused():
+    """Keras 3.15 warns and drops the extra input; here a typo in an input name is an error."""
+    model, x, y = _functional()
+    with pytest.raises(ValueError, match=r"fit: x names \['extra'\], which model .* has no input for.*\['a'\]"):
+        model.fit({"a": x, "extra": x}, y, verbose=0)
+    with pytest.raises(ValueError, match=r"predict: x names \['b'\]"):
+        model.predict({"b": x})
+
+
+def test_nan_in_sample_weight_is_caught_before_training():
+    model, x, y = _functional()
+    weights = np.array([1.0, np.nan, 1.0, 1.0])
+    kernel = model.layers[-1].kernel.numpy().copy()
+    with pytest.raises(ValueError, match=r"fit: sample_weight contains nan at index \(1,\)"):
+        model.fit(x, y, sample_weight=weights, verbose=0)
+    with pytest.raises(ValueError, match=r"train_on_batch: sample_weight contains nan"):
+        model.train_on_batch(x, y, sample_weight=weights)
+    assert np.array_equal(model.layers[-1].kernel.numpy(), kernel)
+
+
+def test_x_as_a_list_of_row_tuples_is_data_not_batches():
+    model, _, y = _functional()
+    rows = [(1.0, 2.0), (3.0, 4.0), (5.0, 6.0), (7.0, 8.0)]
+    history = model.fit(rows, y, epochs=1, batch_size=2, verbose=0)
+    assert len(history.history["loss"]) == 1
+    assert model.predict(rows).shape == (4, 1)

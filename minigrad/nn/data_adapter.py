@@ -11,6 +11,8 @@ fit_generator path). For a generator, steps_per_epoch says how many batches make
 """
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 from ..engine import backend
@@ -74,6 +76,7 @@ def num_samples(what, *structures) -> int:
 def check_finite(what, name, data) -> None:
     """NaN or inf in floating data is an error before training starts, not a ruined model."""
     for i, a in enumerate(leaves(data)):
+        a = np.asarray(a)
         if a.dtype.kind in "fc" and not np.isfinite(a).all():
             bad = np.argwhere(~np.isfinite(a))[0]
             label = f"{name}[{i}]" if len(leaves(data)) > 1 else name
@@ -86,7 +89,8 @@ def is_batch_iterable(x) -> bool:
     (x, y) tuples, or a Sequence-like object (len + getitem of whole batches) — not an array
     or a list of arrays."""
     if isinstance(x, list) and x and all(isinstance(item, tuple) for item in x):
-        return True
+        # a list of (x, y) batches, unless every tuple is a row of numbers: [(1, 2), (3, 4)] is data
+        return not all(isinstance(v, numbers.Number) for item in x for v in item)
     if x is None or isinstance(x, (np.ndarray, Tensor, dict, list, tuple, str, bytes)):
         return False
     if backend.is_backend_array(x):
@@ -199,6 +203,7 @@ def make_source(what, x, y, sample_weight, batch_size, shuffle, steps, class_wei
     x, y, sample_weight = host(x), host(y), host(sample_weight)
     check_finite(what, "x", x)
     check_finite(what, "y", y)
+    check_finite(what, "sample_weight", sample_weight)
     if class_weight is not None:
         targets = leaves(y)
         if len(targets) != 1:

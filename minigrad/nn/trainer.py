@@ -169,6 +169,22 @@ class Trainer:
         """The output names, if known before any data flows (a functional model's); else None."""
         return None
 
+    def _check_data_names(self, what, x=None, y=None) -> None:
+        """Dict data must name the model's inputs and outputs: an unknown key is a typo that
+        would otherwise be dropped (x) or fed to the wrong output (y), silently."""
+        input_names = getattr(self, "_input_keys", None)
+        if isinstance(x, dict) and input_names:
+            unknown = sorted(set(x) - set(input_names))
+            if unknown:
+                raise ValueError(f"{what}: x names {unknown}, which model '{self.name}' has no input for; its "
+                                 f"inputs are {list(input_names)} (the names of its Input layers)")
+        output_names = self._known_output_names()
+        if isinstance(y, dict) and output_names:
+            unknown = sorted(set(y) - set(output_names))
+            if unknown:
+                raise ValueError(f"{what}: y names {unknown}, but model '{self.name}' has the output(s) "
+                                 f"{list(output_names)}; key the targets by those names (or give y as an array)")
+
     def _compile_for(self, output_names) -> None:
         """Make the compiled loss and metrics for these outputs (once, or when their number changes)."""
         if self._compiled_loss is None or self._compiled_loss.output_names != list(output_names):
@@ -352,6 +368,9 @@ class Trainer:
         validation_freq = data.check_positive_int("fit", "validation_freq", validation_freq)
         verbose = 1 if verbose == "auto" else int(verbose)
         self._warn_if_trainable_changed()
+        self._check_data_names("fit", x, y)
+        if isinstance(validation_data, (tuple, list)) and len(validation_data) in (2, 3):
+            self._check_data_names("fit (validation_data)", validation_data[0], validation_data[1])
         if validation_split:
             x, y, sample_weight, validation_data = data.split_validation(x, y, sample_weight, validation_split)
         train = data.make_source("fit", x, y, sample_weight, batch_size, shuffle, steps_per_epoch, class_weight)
@@ -426,6 +445,7 @@ class Trainer:
         self._require_compiled("evaluate")
         batch_size = data.check_positive_int("evaluate", "batch_size", 32 if batch_size is None else batch_size)
         verbose = 1 if verbose == "auto" else int(verbose)
+        self._check_data_names("evaluate", x, y)
         source = data.make_source("evaluate", x, y, sample_weight, batch_size, False, steps)
         hooks = callbacks_module.CallbackList(list(callbacks or []), self, {"steps": source.steps, "verbose": verbose})
         bar = ProgressBar(source.steps or 0, verbose)
@@ -460,6 +480,7 @@ class Trainer:
         """The model's outputs for x, batch by batch in inference mode, as NumPy arrays
         (a list or dict of them for several outputs)."""
         batch_size = data.check_positive_int("predict", "batch_size", 32 if batch_size is None else batch_size)
+        self._check_data_names("predict", x)
         source = data.predict_source(x, batch_size, steps)
         hooks = callbacks_module.CallbackList(list(callbacks or []), self, {"steps": source.steps, "verbose": verbose})
         bar = ProgressBar(source.steps or 0, verbose)
@@ -506,8 +527,10 @@ class Trainer:
 
     def _one_batch(self, what, x, y, sample_weight, class_weight):
         self._require_compiled(what)
+        self._check_data_names(what, x, y)
         x, y, sample_weight = data.host(x), data.host(y), data.host(sample_weight)
         data.num_samples(what, x, y, sample_weight)
+        data.check_finite(what, "sample_weight", sample_weight)
         if class_weight is not None:
             weights = data.class_weights_to_samples(class_weight, data.leaves(y)[0])
             sample_weight = weights if sample_weight is None else weights * np.asarray(sample_weight).reshape(-1)
