@@ -283,10 +283,13 @@ def _recurrent(layer):
 
 
 def _bidirectional(layer):
-    def nested(inner):
-        return {"module": "keras.layers", "class_name": type(inner).__name__, "config": get_config(inner),
+    def nested(inner, prefix=""):
+        config = get_config(inner)
+        if prefix and config["name"].startswith(prefix):     # Bidirectional adds it again (as Keras)
+            config["name"] = config["name"][len(prefix):]
+        return {"module": "keras.layers", "class_name": type(inner).__name__, "config": config,
                 "registered_name": None}
-    return {"layer": nested(layer.forward_layer), "backward_layer": nested(layer.backward_layer)}
+    return {"layer": nested(layer.forward_layer, "forward_"), "backward_layer": nested(layer.backward_layer)}
 
 
 _SPECIAL = {"Bidirectional": _bidirectional, "LeakyReLU": _leaky_relu, "Reshape": _reshape, "InputLayer": _input_layer,
