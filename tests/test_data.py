@@ -870,3 +870,44 @@ def test_bad_test_split_is_refused():
     for bad in (1.0, -0.1, "0.2"):
         with pytest.raises(ValueError, match="load_boston_housing: test_split must be a fraction"):
             data.load_boston_housing(test_split=bad)
+
+
+# ----------------------------------------------------------------------------- issue 22: unclear errors
+
+@pytest.mark.parametrize("maxlen", [-2, 2.5, "3", True])
+def test_pad_sequences_refuses_a_bad_maxlen_by_name(maxlen):
+    """Keras 3.15: maxlen=-2 is NumPy's "negative dimensions are not allowed", 2.5 "'float' object
+    cannot be interpreted as an integer"; here the argument is named."""
+    with pytest.raises(ValueError, match=rf"pad_sequences: maxlen must be a whole number >= 0 or None.*got {maxlen!r}"):
+        data.pad_sequences([[1, 2, 3], [4]], maxlen=maxlen)
+
+
+def test_pad_sequences_of_per_step_vectors_as_keras():
+    """keras.utils.pad_sequences([[[1, 2], [3, 4], [5, 6]], [[7, 8]]], maxlen=2, dtype="float32")
+    in Keras 3.15: [[[3, 4], [5, 6]], [[0, 0], [7, 8]]] (sample_shape (2,))."""
+    out = data.pad_sequences([[[1, 2], [3, 4], [5, 6]], [[7, 8]]], maxlen=2, dtype="float32")
+    assert out.tolist() == [[[3.0, 4.0], [5.0, 6.0]], [[0.0, 0.0], [7.0, 8.0]]]
+    assert data.pad_sequences([[], [[7, 8]]], maxlen=2).shape == (2, 2, 2)
+    with pytest.raises(ValueError, match=r"the steps of sequence 1 have shape \(3,\), but those of the first"):
+        data.pad_sequences([[[1, 2]], [[1, 2, 3]]])
+    with pytest.raises(ValueError, match="not of numbers"):
+        data.pad_sequences([1, 2, 3])
+
+
+@pytest.mark.parametrize("checksum", ["abc", "z" * 64, 123])
+def test_imdb_with_a_malformed_checksum_blames_the_argument(tmp_path, no_keras_cache, checksum):
+    fake_imdb(tmp_path)
+    with pytest.raises(ValueError, match=rf"load_imdb: checksum={checksum!r} is not a SHA-256") as info:
+        data.load_imdb(data_dir=tmp_path, checksum=checksum)
+    assert not isinstance(info.value, data.ChecksumError)          # not the file's fault
+
+
+def test_imdb_with_a_malformed_review_names_it(tmp_path, no_keras_cache):
+    path = tmp_path / "imdb.npz"
+    reviews = np.empty(2, dtype=object)
+    reviews[:] = [[1, 2, 3], "not a review"]
+    np.savez(path, x_train=reviews, y_train=np.array([0, 1]), x_test=reviews, y_test=np.array([0, 1]))
+    sha = hashlib.sha256(path.read_bytes()).hexdigest()
+    with pytest.raises(data.DataFileError, match=r"imdb.npz: review 1 of the train set is 'not a review'"):
+        data.load_imdb(data_dir=tmp_path, checksum=sha)
+

