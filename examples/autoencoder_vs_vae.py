@@ -1,53 +1,73 @@
-"""Autoencoder vs VAE: the two 2-D latent spaces of MNIST digits, side by side.
+# %% [markdown]
+# # Autoencoder vs VAE: the two 2-D latent spaces of MNIST digits, side by side.
+#
+#     python examples/autoencoder_vs_vae.py             # both models, 30 epochs each, batch 100
+#     python examples/autoencoder_vs_vae.py --epochs 5 --limit 1000 --out runs/quick
+#
+# The two models have the same layers (784 -> 512 relu -> 2 -> 512 relu -> 784 sigmoid) and the
+# same reconstruction loss (binary cross-entropy summed over the pixels), trained alike (Adam
+# 1e-3). The VAE's encoder also outputs a variance, its code is sampled, and its loss adds
+# KL(q(z|x) || N(0, I)). The lesson's observations, which this script measures rather than asserts:
+#
+#   * the autoencoder's latent space is irregular and unbounded: nothing fixes its scale or
+#     centre, and digits sit in clusters with empty space between them;
+#   * the VAE's latent space is compact around the origin (the KL term pulls every code towards
+#     N(0, I)) and continuous: points between the clusters still decode to digit-like images.
+#
+# Measured on the test digits: each axis's mean, std and range of the codes; the fraction of
+# cells of a 10x10 grid over the codes' central region (1st to 99th percentile per axis) that
+# hold no code ("gaps"); and, for a 15x15 grid of codes over the same region, how far each
+# decoded image is from its nearest real test digit (root-mean-square pixel difference; small =
+# looks like some real digit), counting the decoded images further from every real digit than 95%
+# of real test digits are from their nearest neighbour.
+#
+# What the default run showed (seed 0, 30 epochs each, ~30 s): the autoencoder's codes have mean
+# (-6.3, +7.7) and std (10.0, 9.7) per axis, ranging over z[0] -42..9 and z[1] -8..38; the VAE's
+# have mean (-0.25, -0.21) and std (1.29, 1.32), inside -4.1..3.6 -- 7.6x narrower and centred.
+# Empty cells: 28% vs 22%. On the decoded grids the average distance to the nearest real digit is
+# about the same (RMS 0.156 autoencoder, 0.167 VAE), but 7 of the autoencoder's 225 grid images
+# are unlike any digit (the speckled corner around its empty bottom right), against 0 of the VAE's.
+#
+# Writes to --out (default runs/autoencoder_vs_vae): ae_vs_vae.png (the two latent scatters,
+# and each decoder over a grid spanning its codes) and metrics.json.
 
-    python examples/autoencoder_vs_vae.py             # both models, 30 epochs each, batch 100
-    python examples/autoencoder_vs_vae.py --epochs 5 --limit 1000 --out runs/quick
-
-The two models have the same layers (784 -> 512 relu -> 2 -> 512 relu -> 784 sigmoid) and the
-same reconstruction loss (binary cross-entropy summed over the pixels), trained alike (Adam
-1e-3). The VAE's encoder also outputs a variance, its code is sampled, and its loss adds
-KL(q(z|x) || N(0, I)). The lesson's observations, which this script measures rather than asserts:
-
-  * the autoencoder's latent space is irregular and unbounded: nothing fixes its scale or
-    centre, and digits sit in clusters with empty space between them;
-  * the VAE's latent space is compact around the origin (the KL term pulls every code towards
-    N(0, I)) and continuous: points between the clusters still decode to digit-like images.
-
-Measured on the test digits: each axis's mean, std and range of the codes; the fraction of
-cells of a 10x10 grid over the codes' central region (1st to 99th percentile per axis) that
-hold no code ("gaps"); and, for a 15x15 grid of codes over the same region, how far each
-decoded image is from its nearest real test digit (root-mean-square pixel difference; small =
-looks like some real digit), counting the decoded images further from every real digit than 95%
-of real test digits are from their nearest neighbour.
-
-What the default run showed (seed 0, 30 epochs each, ~30 s): the autoencoder's codes have mean
-(-6.3, +7.7) and std (10.0, 9.7) per axis, ranging over z[0] -42..9 and z[1] -8..38; the VAE's
-have mean (-0.25, -0.21) and std (1.29, 1.32), inside -4.1..3.6 -- 7.6x narrower and centred.
-Empty cells: 28% vs 22%. On the decoded grids the average distance to the nearest real digit is
-about the same (RMS 0.156 autoencoder, 0.167 VAE), but 7 of the autoencoder's 225 grid images
-are unlike any digit (the speckled corner around its empty bottom right), against 0 of the VAE's.
-
-Writes to --out (default runs/autoencoder_vs_vae): ae_vs_vae.png (the two latent scatters,
-and each decoder over a grid spanning its codes) and metrics.json.
-"""
-from __future__ import annotations
-
-import sys
+# %%
 import time
 
 import numpy as np
 
-import common  # noqa: E402  (examples/common.py; also puts the repo on sys.path)
+import common  # examples/common.py: parameters, figures, metrics (and puts the repo on sys.path)
 import minigrad as mg
 from minigrad.data import load_mnist
 from models.autoencoder import Autoencoder
 from models.vae import MLPVAE, Trainer
-from vae_mnist import fit, save_figure
+from vae_training import fit, save_figure
 
 GRID = 15          # decoded grid: GRID x GRID codes
 CELLS = 10         # occupancy grid for the "gaps" measure (~5 test codes per cell if spread evenly)
 
+# %% tags=["parameters"]
+epochs = 30                      # training epochs
+test_limit = None                # use only the first N test digits
+batch_size = 100                 # mini-batch size
+limit = None                     # use only the first N training examples (quick runs)
+seed = 0                         # random seed
+device = "cpu"                   # cpu, cuda or cuda:N
+out = "runs/autoencoder_vs_vae"  # folder for the figures and metrics.json
+verbose = 1                      # 0 quiet, 1 progress bars, 2 one line per epoch
 
+# %%
+out = common.parameters(globals())
+
+# %% [markdown]
+# ## The measures
+#
+# Both models are read the same way: the *deterministic* code of each test digit (the
+# autoencoder's z, the VAE's z_mean), the box its codes fill (1st–99th percentile per axis),
+# how much of that box is empty, and how far the images decoded from a grid over the box are
+# from every real digit (RMS pixel difference to the nearest test digit).
+
+# %%
 def codes_of(model, x) -> np.ndarray:
     """The deterministic code of each image: the autoencoder's z, the VAE's z_mean."""
     with mg.no_grad():
@@ -114,7 +134,15 @@ def describe(name, z, box, decoded, x_test, spacing) -> dict:
         "grid_size": int(len(rms)),
     }
 
+# %% [markdown]
+# ## The figure
+#
+# Top: the codes of the test digits, coloured by digit, the dashed box the region they fill.
+# Bottom: a grid of codes over that box, decoded. Look at the scales of the axes first, then
+# at the gaps: where the autoencoder left empty space its decoder was never trained, and the
+# grid shows smudges that are no digit.
 
+# %%
 def figure(results, path, n_test) -> None:
     """2 x 2: latent scatters (top), decoded grids over each model's central box (bottom)."""
     import matplotlib
@@ -168,82 +196,91 @@ def figure(results, path, n_test) -> None:
                  fontsize=11, fontweight="bold")
     save_figure(fig, path, dpi=100)
 
+# %% [markdown]
+# ## The data, and the two models trained alike
+#
+# The same layers (784 → 512 → 2 → 512 → 784), the same Adam, epochs and batches; the only
+# difference is the VAE's KL term, KL(q(z|x) || N(0, I)), and its sampled code.
 
-def main(argv=None) -> dict:
-    p = common.parser(__doc__.splitlines()[0], epochs=30, out="runs/autoencoder_vs_vae", batch_size=100)
-    p.add_argument("--test-limit", type=int, default=None, help="use only the first N test digits")
-    args = p.parse_args(argv)
-    started = time.perf_counter()
-    out = common.setup(args)
-    mnist = load_mnist(flatten=True)
-    x_train = common.limit(mnist.x_train, args.limit)
-    x_test, y_test = common.limit(mnist.x_test, args.test_limit), common.limit(mnist.y_test, args.test_limit)
-    print(f"data: {mnist.source}\ntraining on {len(x_train):,} digits, {len(x_test):,} test digits")
+# %%
+started = time.perf_counter()
+mnist = load_mnist(flatten=True)
+x_train = common.limit(mnist.x_train, limit)
+x_test, y_test = common.limit(mnist.x_test, test_limit), common.limit(mnist.y_test, test_limit)
+print(f"data: {mnist.source}\ntraining on {len(x_train):,} digits, {len(x_test):,} test digits")
 
-    metrics = {"epochs": args.epochs, "batch_size": args.batch_size, "seed": args.seed,
-               "device": args.device, "data_source": mnist.source,
-               "n_train": len(x_train), "n_test": len(x_test), "models": {}}
-    spacing = real_digit_spacing(x_test)
-    metrics["real_digit_spacing_rms_p95"] = spacing
-    results = []
-    for key, title, model in (("autoencoder", "autoencoder", Autoencoder(latent_dim=2)),
-                              ("vae", "VAE", MLPVAE(latent_dim=2))):
-        model.to(args.device)
-        with common.Timer() as timer:
-            history = fit(Trainer(model), x_train, x_test, args.epochs, args.batch_size, args.verbose,
-                          label=f"[{title}] ")
-        model.eval()
-        z = codes_of(model, x_test)
-        box = central_box(z)
-        decoded = decode(model, grid_codes(box))
-        m = describe(title, z, box, decoded, x_test, spacing)
-        m.update({"train_seconds": timer.seconds,
-                  "test_reconstruction": history["test_reconstruction" if key == "vae" else "test_loss"]})
-        if key == "vae":
-            m["test_nelbo"] = history["test_loss"]
-            m["test_kl"] = history["test_kl"]
-        for name, value in m.items():
-            if isinstance(value, float):
-                common.check_finite(f"{key} {name}", value)
-        metrics["models"][key] = m
-        results.append({"title": title, "z": z, "y": y_test, "box": box, "decoded": decoded, "metrics": m})
-
-    figure(results, out / "ae_vs_vae.png", len(x_test))
-    metrics["figures"] = ["ae_vs_vae.png"]
-
-    ae, vae = metrics["models"]["autoencoder"], metrics["models"]["vae"]
-    lines = ["What this run shows (test digits; codes = the autoencoder's z, the VAE's z_mean):"]
-    for m in (ae, vae):
-        lines.append(f"  {m['model']:>11}: mean ({m['mean'][0]:+.2f}, {m['mean'][1]:+.2f}), std per axis "
-                     f"({m['std'][0]:.2f}, {m['std'][1]:.2f}), range z[0] {m['min'][0]:.1f}..{m['max'][0]:.1f}, "
-                     f"z[1] {m['min'][1]:.1f}..{m['max'][1]:.1f}; empty grid cells "
-                     f"{100 * m['empty_cell_fraction']:.0f}%; decoded grid, RMS to nearest digit "
-                     f"{m['grid_nearest_digit_rms']['mean']:.3f} (max {m['grid_nearest_digit_rms']['max']:.3f})")
-    scale = max(ae["std"]) / max(max(vae["std"]), 1e-12)
-    near_prior = all(abs(v) < 0.5 for v in vae["mean"]) and all(0.5 < v < 2.0 for v in vae["std"])
-    lines.append(f"  The autoencoder's codes spread {scale:.1f}x wider (largest per-axis std) than the VAE's; "
-                 + ("the VAE's sit close to the N(0, I) prior (mean within 0.5 of the origin, std per axis "
-                    "between 0.5 and 2)." if near_prior else
-                    "the VAE's are not (yet) close to the N(0, I) prior (mean within 0.5 of the origin, "
-                    "std per axis between 0.5 and 2)."))
-    gaps = "more" if ae["empty_cell_fraction"] > vae["empty_cell_fraction"] else "no more"
-    lines.append(f"  The autoencoder leaves {gaps} empty space inside its own region than the VAE "
-                 f"({100 * ae['empty_cell_fraction']:.0f}% vs {100 * vae['empty_cell_fraction']:.0f}% of cells).")
-    closer = "closer to" if vae["grid_nearest_digit_rms"]["mean"] < ae["grid_nearest_digit_rms"]["mean"] \
-        else "no closer to"
-    lines.append(f"  Decoding a grid over each region, the VAE's images are {closer} real digits on average "
-                 f"({vae['grid_nearest_digit_rms']['mean']:.3f} vs {ae['grid_nearest_digit_rms']['mean']:.3f}).")
-    lines.append(f"  Decoded grid images further from every real digit than 95% of real digits are from their "
-                 f"nearest neighbour (RMS {spacing:.3f}): autoencoder {ae['grid_far_from_digits']} of "
-                 f"{ae['grid_size']}, VAE {vae['grid_far_from_digits']} of {vae['grid_size']}.")
-    summary = "\n".join(lines)
-    print("\n" + summary)
-    metrics["observations"] = lines[1:]
-    metrics["wall_time_s"] = time.perf_counter() - started
-    common.write_json(out / "metrics.json", metrics)
-    print(f"wall time {metrics['wall_time_s']:.1f} s; figure and metrics.json in {out}")
-    return metrics
+metrics = {"epochs": epochs, "batch_size": batch_size, "seed": seed,
+           "device": device, "data_source": mnist.source,
+           "n_train": len(x_train), "n_test": len(x_test), "models": {}}
+spacing = real_digit_spacing(x_test)
+metrics["real_digit_spacing_rms_p95"] = spacing
+results = []
+for key, title, model in (("autoencoder", "autoencoder", Autoencoder(latent_dim=2)),
+                          ("vae", "VAE", MLPVAE(latent_dim=2))):
+    model.to(device)
+    with common.Timer() as timer:
+        history = fit(Trainer(model), x_train, x_test, epochs, batch_size, verbose,
+                      label=f"[{title}] ")
+    model.eval()
+    z = codes_of(model, x_test)
+    box = central_box(z)
+    decoded = decode(model, grid_codes(box))
+    m = describe(title, z, box, decoded, x_test, spacing)
+    m.update({"train_seconds": timer.seconds,
+              "test_reconstruction": history["test_reconstruction" if key == "vae" else "test_loss"]})
+    if key == "vae":
+        m["test_nelbo"] = history["test_loss"]
+        m["test_kl"] = history["test_kl"]
+    for name, value in m.items():
+        if isinstance(value, float):
+            common.check_finite(f"{key} {name}", value)
+    metrics["models"][key] = m
+    results.append({"title": title, "z": z, "y": y_test, "box": box, "decoded": decoded, "metrics": m})
 
 
-if __name__ == "__main__":
-    sys.exit(0 if main() else 1)
+# %% [markdown]
+# ## Side by side
+
+# %%
+figure(results, out / "ae_vs_vae.png", len(x_test))
+common.show(out / "ae_vs_vae.png")
+metrics["figures"] = ["ae_vs_vae.png"]
+
+
+# %% [markdown]
+# ## What the run shows, in numbers
+#
+# The same conclusions the figure suggests, measured (and written to metrics.json).
+
+# %%
+ae, vae = metrics["models"]["autoencoder"], metrics["models"]["vae"]
+lines = ["What this run shows (test digits; codes = the autoencoder's z, the VAE's z_mean):"]
+for m in (ae, vae):
+    lines.append(f"  {m['model']:>11}: mean ({m['mean'][0]:+.2f}, {m['mean'][1]:+.2f}), std per axis "
+                 f"({m['std'][0]:.2f}, {m['std'][1]:.2f}), range z[0] {m['min'][0]:.1f}..{m['max'][0]:.1f}, "
+                 f"z[1] {m['min'][1]:.1f}..{m['max'][1]:.1f}; empty grid cells "
+                 f"{100 * m['empty_cell_fraction']:.0f}%; decoded grid, RMS to nearest digit "
+                 f"{m['grid_nearest_digit_rms']['mean']:.3f} (max {m['grid_nearest_digit_rms']['max']:.3f})")
+scale = max(ae["std"]) / max(max(vae["std"]), 1e-12)
+near_prior = all(abs(v) < 0.5 for v in vae["mean"]) and all(0.5 < v < 2.0 for v in vae["std"])
+lines.append(f"  The autoencoder's codes spread {scale:.1f}x wider (largest per-axis std) than the VAE's; "
+             + ("the VAE's sit close to the N(0, I) prior (mean within 0.5 of the origin, std per axis "
+                "between 0.5 and 2)." if near_prior else
+                "the VAE's are not (yet) close to the N(0, I) prior (mean within 0.5 of the origin, "
+                "std per axis between 0.5 and 2)."))
+gaps = "more" if ae["empty_cell_fraction"] > vae["empty_cell_fraction"] else "no more"
+lines.append(f"  The autoencoder leaves {gaps} empty space inside its own region than the VAE "
+             f"({100 * ae['empty_cell_fraction']:.0f}% vs {100 * vae['empty_cell_fraction']:.0f}% of cells).")
+closer = "closer to" if vae["grid_nearest_digit_rms"]["mean"] < ae["grid_nearest_digit_rms"]["mean"] \
+    else "no closer to"
+lines.append(f"  Decoding a grid over each region, the VAE's images are {closer} real digits on average "
+             f"({vae['grid_nearest_digit_rms']['mean']:.3f} vs {ae['grid_nearest_digit_rms']['mean']:.3f}).")
+lines.append(f"  Decoded grid images further from every real digit than 95% of real digits are from their "
+             f"nearest neighbour (RMS {spacing:.3f}): autoencoder {ae['grid_far_from_digits']} of "
+             f"{ae['grid_size']}, VAE {vae['grid_far_from_digits']} of {vae['grid_size']}.")
+summary = "\n".join(lines)
+print("\n" + summary)
+metrics["observations"] = lines[1:]
+metrics["wall_time_s"] = time.perf_counter() - started
+common.write_json(out / "metrics.json", metrics)
+print(f"wall time {metrics['wall_time_s']:.1f} s; figure and metrics.json in {out}")

@@ -1,59 +1,75 @@
-"""Backprop with nothing hidden: the chain rule by hand, then checked against minigrad.
+# %% [markdown]
+# # Backprop with nothing hidden: the chain rule by hand, then checked against minigrad.
+#
+#     python examples/backprop_walkthrough.py
+#     python examples/backprop_walkthrough.py --epochs 200 --out runs/backprop
+#
+# Four steps, each printing what it computes:
+#
+# 1. Scalars. One neuron, L = (sigmoid(w*x + b) - y)^2. Every local derivative is printed
+#    (dL/da, da/dz, dz/dw, dz/db, dz/dx); their products are dL/dw, dL/db, dL/dx, compared
+#    with what minigrad's backward() leaves in w.grad, b.grad, x.grad.
+# 2. A tensor layer. Dense + sigmoid on a batch, L = mean((sigmoid(X @ W + b) - Y)^2). The
+#    same chain rule in matrix form, written in NumPy (dZ = dA * A * (1 - A), dW = X^T dZ,
+#    db = sum of dZ over the batch, dX = dZ W^T), against minigrad. Then --epochs steps of
+#    gradient descent run twice in lock-step, once on the hand-written gradients and once on
+#    minigrad's: the two loss curves lie on top of each other.
+# 3. gradcheck. mg.gradcheck compares backward with central finite differences in float64;
+#    it passes for the layer, and fails, with a report naming the element, for a sigmoid
+#    whose backward forgets the (1 - z) factor.
+# 4. The graph. minigrad.plot.draw_graph draws the graph behind the layer's loss: leaves
+#    (data, weights), op nodes (MatMul, Add, Sigmoid, ...), the output. Graphviz draws it
+#    when the graphviz package and its `dot` program are installed, matplotlib otherwise.
+#
+# Writes to --out (default runs/backprop_walkthrough):
+#     graph.png         the autograd graph of the layer's loss
+#     scalar_graph.png  the graph of the one-neuron loss, every value on its node
+#     descent.png       loss per step, hand-written gradients vs minigrad's; their difference
+#     metrics.json      every gradient and its difference from minigrad, gradcheck results
 
-    python examples/backprop_walkthrough.py
-    python examples/backprop_walkthrough.py --epochs 200 --out runs/backprop
-
-Four steps, each printing what it computes:
-
-1. Scalars. One neuron, L = (sigmoid(w*x + b) - y)^2. Every local derivative is printed
-   (dL/da, da/dz, dz/dw, dz/db, dz/dx); their products are dL/dw, dL/db, dL/dx, compared
-   with what minigrad's backward() leaves in w.grad, b.grad, x.grad.
-2. A tensor layer. Dense + sigmoid on a batch, L = mean((sigmoid(X @ W + b) - Y)^2). The
-   same chain rule in matrix form, written in NumPy (dZ = dA * A * (1 - A), dW = X^T dZ,
-   db = sum of dZ over the batch, dX = dZ W^T), against minigrad. Then --epochs steps of
-   gradient descent run twice in lock-step, once on the hand-written gradients and once on
-   minigrad's: the two loss curves lie on top of each other.
-3. gradcheck. mg.gradcheck compares backward with central finite differences in float64;
-   it passes for the layer, and fails, with a report naming the element, for a sigmoid
-   whose backward forgets the (1 - z) factor.
-4. The graph. minigrad.plot.draw_graph draws the graph behind the layer's loss: leaves
-   (data, weights), op nodes (MatMul, Add, Sigmoid, ...), the output. Graphviz draws it
-   when the graphviz package and its `dot` program are installed, matplotlib otherwise.
-
-Writes to --out (default runs/backprop_walkthrough):
-    graph.png         the autograd graph of the layer's loss
-    scalar_graph.png  the graph of the one-neuron loss, every value on its node
-    descent.png       loss per step, hand-written gradients vs minigrad's; their difference
-    metrics.json      every gradient and its difference from minigrad, gradcheck results
-"""
-from __future__ import annotations
-
+# %%
 import math
-import os
-import sys
+import time
 
 import numpy as np
+import common  # examples/common.py: parameters, figures, metrics (and puts the repo on sys.path)
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import common  # noqa: E402  (examples/common.py; also puts the repo on sys.path)
+import minigrad as mg
+from minigrad import plot
+from minigrad.backend import xp_of
+from minigrad.function import Function
+from minigrad.gradcheck import GradcheckError
 
-import minigrad as mg  # noqa: E402
-from minigrad import plot  # noqa: E402
-from minigrad.backend import xp_of  # noqa: E402
-from minigrad.function import Function  # noqa: E402
-from minigrad.gradcheck import GradcheckError  # noqa: E402
+# %% tags=["parameters"]
+epochs = 100                       # gradient-descent steps of step 2
+lr = 2.0                           # learning rate of the gradient-descent demo
+batch_size = 32                    # mini-batch size
+limit = None                       # use only the first N training examples (quick runs)
+seed = 0                           # random seed
+device = "cpu"                     # cpu, cuda or cuda:N
+out = "runs/backprop_walkthrough"  # folder for the figures and metrics.json
+verbose = 1                        # 0 quiet, 1 progress bars, 2 one line per epoch
 
+# %%
+out = common.parameters(globals())
 
+# %% [markdown]
+# ## 1. Scalars: one neuron, by hand
+#
+# L = (a − y)² with a = sigmoid(z), z = w·x + b. The chain rule multiplies the local
+# derivatives along the path from L back to each input:
+#
+#     dL/da = 2(a − y),   da/dz = a(1 − a),   dz/dw = x,   dz/db = 1,   dz/dx = w
+#     dL/dw = dL/da · da/dz · x,   and so on.
+#
+# `scalar_chain_rule` prints each one and compares the products with what `backward()`
+# leaves in `w.grad`, `b.grad`, `x.grad`; it also draws the graph with every value on its node.
 
-
-
-
+# %%
 def named(t, name):
     t.name = name
     return t
 
-
-# ------------------------------------------------------------------ 1. scalars
 
 def scalar_chain_rule(out, x_value=1.5, w_value=-0.8, b_value=0.4, y_value=1.0) -> dict:
     print("1. The chain rule on scalars:  z = w*x + b,  a = sigmoid(z),  L = (a - y)^2")
@@ -92,9 +108,18 @@ def scalar_chain_rule(out, x_value=1.5, w_value=-0.8, b_value=0.4, y_value=1.0) 
     return {"forward": {"z": zv, "a": av, "L": lv}, "local_derivatives": local,
             "by_hand": by_hand, "minigrad": engine, "max_abs_diff": diff}
 
+started = time.perf_counter()
+scalar = scalar_chain_rule(out)
+common.show(out / "scalar_graph.png")
 
-# ------------------------------------------------------------------ 2. a tensor layer
+# %% [markdown]
+# ## 2. A tensor layer: the same chain rule in matrix form
+#
+# Dense + sigmoid on a batch, L = mean((sigmoid(X @ W + b) − Y)²). In NumPy, by hand:
+# dA = 2(A − Y)/N, dZ = dA · A · (1 − A), dW = Xᵀ dZ, db = Σ over the batch of dZ,
+# dX = dZ Wᵀ, each compared with minigrad's.
 
+# %%
 def layer_forward(x, w, b, y):
     """L = mean((sigmoid(x @ w + b) - y)^2) with minigrad tensors."""
     a = (x @ w + b).sigmoid()
@@ -137,7 +162,14 @@ def tensor_layer(rng, n=8, n_in=4, n_out=3) -> tuple[dict, tuple]:
     return ({"loss_numpy": L, "loss_minigrad": loss.item(), "max_abs_diff": diffs,
              "dW_by_hand": hand["W"], "dW_minigrad": engine["W"]}, (X, W, b, Y))
 
+layer, (X, W, b, Y) = tensor_layer(np.random.default_rng(seed))
 
+# %% [markdown]
+# Then `epochs` steps of gradient descent, twice in lock-step: once on the hand-written
+# gradients, once on minigrad's. The two loss curves lie on top of each other; the right
+# panel shows how far apart they are (rounding, ~1e-16).
+
+# %%
 def descent(X, W, b, Y, steps, lr, out) -> dict:
     """Gradient descent twice in lock-step: NumPy gradients vs minigrad's, on the same start."""
     print(f"\n   gradient descent, {steps} steps at lr {lr}: hand-written gradients vs minigrad")
@@ -182,9 +214,18 @@ def descent(X, W, b, Y, steps, lr, out) -> dict:
     return {"steps": steps, "lr": lr, "loss_numpy": hand_loss, "loss_minigrad": engine_loss,
             "max_weight_gap": max(gap) if gap else 0.0}
 
+run = descent(X, W, b, Y, epochs, lr, out)
+if epochs:
+    common.show(out / "descent.png")
 
-# ------------------------------------------------------------------ 3. gradcheck
+# %% [markdown]
+# ## 3. gradcheck: the numbers check the backward
+#
+# `mg.gradcheck` compares backward with central finite differences in float64,
+# (f(x + ε) − f(x − ε)) / 2ε for each element. It passes for the layer, and fails, with a
+# report naming the element, for a sigmoid whose backward forgets the (1 − z) factor.
 
+# %%
 class ForgetfulSigmoid(Function):
     """z = sigmoid(x), with a WRONG backward: g * z, missing the (1 - z) factor."""
 
@@ -219,46 +260,44 @@ def checks(X, W, b, Y) -> dict:
     return {"layer_passes": bool(ok), "wrong_backward_caught": caught,
             "wrong_backward_report": report.splitlines()[:6]}
 
+# %%
+gradchecks = checks(X, W, b, Y)
 
-def main(argv=None) -> dict:
-    p = common.parser(__doc__.splitlines()[0], epochs=100, out="runs/backprop_walkthrough")
-    p.add_argument("--lr", type=float, default=2.0, help="learning rate of the gradient-descent demo")
-    args = p.parse_args(argv)
-    out = common.setup(args)
-    rng = np.random.default_rng(args.seed)
+# %% [markdown]
+# ## 4. The graph behind the layer's loss
+#
+# Leaves (data, weights), op nodes (MatMul, Add, Sigmoid, ...), the output: the graph that
+# `backward()` walks in reverse topological order. It is drawn before `backward()` frees it;
+# Graphviz draws it when the graphviz package and its `dot` program are installed,
+# matplotlib otherwise.
 
-    with common.Timer() as timer:
-        scalar = scalar_chain_rule(out)
-        layer, (X, W, b, Y) = tensor_layer(rng)
-        run = descent(X, W, b, Y, args.epochs, args.lr, out)
-        gradchecks = checks(X, W, b, Y)
+# %%
+print("\n4. The graph behind the layer's loss (drawn before backward() frees it)")
+x = named(mg.tensor(X, dtype="float64"), "X")
+w = named(mg.tensor(W, requires_grad=True, dtype="float64"), "W")
+bt = named(mg.tensor(b, requires_grad=True, dtype="float64"), "b")
+y = named(mg.tensor(Y, dtype="float64"), "Y")
+z = named(x @ w + bt, "Z")
+a = named(z.sigmoid(), "A")
+loss = named(((a - y) ** 2).mean(), "L")
+drawn = plot.draw_graph(loss, path=out / "graph.png", title="L = mean((sigmoid(X @ W + b) - Y)^2)")
+engine = "graphviz" if type(drawn).__module__.startswith("graphviz") else "matplotlib"
+print(f"   drawn with {engine}: {out / 'graph.png'}")
+common.show(out / "graph.png")
 
-        print("\n4. The graph behind the layer's loss (drawn before backward() frees it)")
-        x = named(mg.tensor(X, dtype="float64"), "X")
-        w = named(mg.tensor(W, requires_grad=True, dtype="float64"), "W")
-        bt = named(mg.tensor(b, requires_grad=True, dtype="float64"), "b")
-        y = named(mg.tensor(Y, dtype="float64"), "Y")
-        z = named(x @ w + bt, "Z")
-        a = named(z.sigmoid(), "A")
-        loss = named(((a - y) ** 2).mean(), "L")
-        drawn = plot.draw_graph(loss, path=out / "graph.png", title="L = mean((sigmoid(X @ W + b) - Y)^2)")
-        engine = "graphviz" if type(drawn).__module__.startswith("graphviz") else "matplotlib"
-        print(f"   drawn with {engine}: {out / 'graph.png'}")
+# %% [markdown]
+# ## The numbers
 
-    figures = ["scalar_graph.png", "graph.png"] + (["descent.png"] if args.epochs else [])
-    metrics = {
-        "scalar": scalar, "layer": layer, "descent": run, "gradcheck": gradchecks,
-        "graph_engine": engine, "figures": figures,
-        "all_match": bool(scalar["max_abs_diff"] < 1e-12 and max(layer["max_abs_diff"].values()) < 1e-12
-                          and gradchecks["layer_passes"] and gradchecks["wrong_backward_caught"]),
-        "seed": args.seed, "wall_seconds": timer.seconds,
-    }
-    assert math.isfinite(scalar["max_abs_diff"])
-    common.write_json(out / "metrics.json", metrics)
-    print(f"\nevery hand-written gradient matches minigrad: {metrics['all_match']}")
-    print(f"wrote {', '.join(figures)} and metrics.json to {out}")
-    return metrics
-
-
-if __name__ == "__main__":
-    main()
+# %%
+figures = ["scalar_graph.png", "graph.png"] + (["descent.png"] if epochs else [])
+metrics = {
+    "scalar": scalar, "layer": layer, "descent": run, "gradcheck": gradchecks,
+    "graph_engine": engine, "figures": figures,
+    "all_match": bool(scalar["max_abs_diff"] < 1e-12 and max(layer["max_abs_diff"].values()) < 1e-12
+                      and gradchecks["layer_passes"] and gradchecks["wrong_backward_caught"]),
+    "seed": seed, "wall_seconds": time.perf_counter() - started,
+}
+assert math.isfinite(scalar["max_abs_diff"])
+common.write_json(out / "metrics.json", metrics)
+print(f"\nevery hand-written gradient matches minigrad: {metrics['all_match']}")
+print(f"wrote {', '.join(figures)} and metrics.json to {out}")

@@ -185,6 +185,16 @@ def _type_of(default):
     return float if isinstance(default, float) else str
 
 
+def stop(message: str, status: int = 2):
+    """End a lesson that cannot go on (its data is missing, say) with a message saying why.
+    As a script: the message on stderr and the exit status. In a notebook: an error with the
+    message (SystemExit would only say "2")."""
+    if _inline:
+        raise RuntimeError(message)
+    print(message, file=sys.stderr)
+    sys.exit(status)
+
+
 def show(*paths) -> None:
     """Show saved figures inline in a notebook; on the command line the PNG files are the result."""
     if not _inline:
@@ -192,6 +202,19 @@ def show(*paths) -> None:
     from IPython.display import Image, display    # IPython: present wherever a kernel runs this
     for path in paths:
         display(Image(filename=os.fspath(path)))
+
+
+def percent_label(fraction, position=None) -> str:
+    """A tick label for a fraction as a percentage with the decimals it needs: 0.825 -> "82.5%",
+    0.9 -> "90%". (matplotlib's PercentFormatter(decimals=0) rounds 82.5 to "82%" and 87.5 to
+    "88%", half to even, so two ticks 5 points apart read 6 points apart.)"""
+    return f"{round(100 * float(fraction), 6):g}%"
+
+
+def percent_axis(axis) -> None:
+    """Label an axis's ticks (ax.xaxis or ax.yaxis) with percent_label."""
+    from matplotlib.ticker import FuncFormatter     # matplotlib: the examples extra, as every figure
+    axis.set_major_formatter(FuncFormatter(percent_label))
 
 
 def setup(args) -> Path:

@@ -1,86 +1,81 @@
-"""How big should the code be? A dense autoencoder with 2, 10 and 100 latent units, and what
-goes wrong in the 2-D latent space.
+# %% [markdown]
+# # How big should the code be? A dense autoencoder with 2, 10 and 100 latent units, and what
+# goes wrong in the 2-D latent space.
+#
+#     python examples/latent_sweep.py                       # three autoencoders, 30 epochs each
+#     python examples/latent_sweep.py --epochs 2 --limit 1000 --out runs/quick
+#
+# The dense autoencoder of F. Chollet's "Building Autoencoders in Keras" (The Keras Blog, 2016),
+# written as the post writes it, with the layers in minigrad.nn:
+#
+#     input_img = Input(shape=(784,))
+#     encoded = Dense(512, activation="relu")(input_img)
+#     encoded = Dense(latent_dim)(encoded)                  # the code (linear: see below)
+#     decoded = Dense(512, activation="relu")(encoded)
+#     decoded = Dense(784, activation="sigmoid")(decoded)
+#     autoencoder = Model(input_img, decoded)
+#     autoencoder.compile(optimizer="adam", loss="binary_crossentropy")
+#     autoencoder.fit(x_train, x_train, epochs=..., batch_size=..., validation_data=(x_test, x_test))
+#
+# The post's code layer is relu; here it is linear, as in examples/autoencoder_vs_vae.py: with
+# only two units a relu code loses every digit that lands on a negative half-axis.
+#
+# 1. The sweep. The same network and the same budget (epochs, batch, Adam 1e-3, seed) with a
+#    code of 2, 10 and 100 numbers. A Callback subclass (ReconstructionSnapshots) predicts a fixed
+#    batch of test digits at the end of every epoch and, when training ends, draws them as a
+#    strip, epoch by epoch: the reconstructions sharpen as training goes, and more with a wider
+#    code. Measured: test binary cross-entropy and mean squared error per pixel for each size
+#    (they must fall as the code widens: 2 numbers cannot hold a digit's style, 100 can).
+#
+# 2. The 2-D code, and the three problems of a plain autoencoder's latent space that
+#    D. Foster lists ("Generative Deep Learning", O'Reilly 2019, chapter 3), measured on the
+#    codes of the training digits:
+#    * the codes are not centred on 0 nor bounded: the centroid sits far from the origin in units
+#      of the codes' spread, and few codes fall where a N(0, I) draw lands (within radius 2);
+#    * digits get very uneven areas: for each digit, the area of the convex hull of its central
+#      90% of codes (the 10% farthest from the digit's median left out, so that a few outliers do
+#      not decide it); the ratio of the largest area to the smallest;
+#    * there are empty gaps between the clusters, and a point decoded from one is expected to
+#      give a poor image: the 16 points of a 40x40 grid inside the codes' region (the convex hull
+#      of their central 98%) farthest from every code are decoded, and compared with the
+#      decodings of the real codes (the reconstructions) and of N(0, I) draws, by
+#        - the RMS pixel distance to the nearest real training digit (small: like some digit),
+#        - whether the image looks like the digit whose codes surround the point (the most
+#          common label among its 10 nearest real digits in pixel space vs among the 10 nearest
+#          codes in latent space): a continuous latent space would make these agree,
+#        - how grey (blurred) it is: the share of its lit pixels (> 0.2) below 0.8.
+#
+# What the default run showed (seed 0, 30 epochs of batch 100 on the 4,500 training digits for
+# each size, ~45 s a size on 2 cores): test BCE 0.2050 / 0.1219 / 0.0778 nats per pixel and MSE
+# 0.0481 / 0.0192 / 0.0050 per pixel for codes of 2 / 10 / 100. The 2-D codes: centroid
+# (-5.6, +7.7), std per axis (10.2, 9.2), mean |code| (7.8, 8.3), and only 7.2% of them within
+# radius 2 of the origin, where 86.5% of N(0, I) draws land. Hull areas from 3% of the total
+# (digit 3) to 22% (digit 7), a ratio of 6.5. The 16 gap points lie 1.7 to 11.8 units from the
+# nearest code (codes' median spacing: 0.17). Decoding them did not give worse images by these
+# pixel measures: RMS to the nearest real digit 0.152 (real codes 0.163), like the digit whose
+# codes surround them 69% (real codes 66%), grey share 76% (real codes 91%): the decoder fills
+# the gaps with crisp strokes, often hybrids (8- and 9-like shapes between the 1s and the 7s),
+# that belong to no cluster. What does decode badly is a draw from N(0, I): RMS 0.212, grey
+# share 96%, because the codes do not live there.
+#
+# Writes to --out (default runs/latent_sweep):
+#     snapshots_latent{2,10,100}.png  the fixed test digits reconstructed after each epoch
+#     reconstructions.png             the same digits: original, then each code size
+#     error_vs_size.png               test loss per epoch per size, and final BCE / MSE vs size
+#     latent2.png                     2-D codes by digit with each digit's hull, the gap points,
+#                                     and what the decoder makes of them
+#     metrics.json                    every number above, the settings, the wall time
 
-    python examples/latent_sweep.py                       # three autoencoders, 30 epochs each
-    python examples/latent_sweep.py --epochs 2 --limit 1000 --out runs/quick
-
-The dense autoencoder of F. Chollet's "Building Autoencoders in Keras" (The Keras Blog, 2016),
-written as the post writes it, with the layers in minigrad.nn:
-
-    input_img = Input(shape=(784,))
-    encoded = Dense(512, activation="relu")(input_img)
-    encoded = Dense(latent_dim)(encoded)                  # the code (linear: see below)
-    decoded = Dense(512, activation="relu")(encoded)
-    decoded = Dense(784, activation="sigmoid")(decoded)
-    autoencoder = Model(input_img, decoded)
-    autoencoder.compile(optimizer="adam", loss="binary_crossentropy")
-    autoencoder.fit(x_train, x_train, epochs=..., batch_size=..., validation_data=(x_test, x_test))
-
-The post's code layer is relu; here it is linear, as in examples/autoencoder_vs_vae.py: with
-only two units a relu code loses every digit that lands on a negative half-axis.
-
-1. The sweep. The same network and the same budget (epochs, batch, Adam 1e-3, seed) with a
-   code of 2, 10 and 100 numbers. A Callback subclass (ReconstructionSnapshots) predicts a fixed
-   batch of test digits at the end of every epoch and, when training ends, draws them as a
-   strip, epoch by epoch: the reconstructions sharpen as training goes, and more with a wider
-   code. Measured: test binary cross-entropy and mean squared error per pixel for each size
-   (they must fall as the code widens: 2 numbers cannot hold a digit's style, 100 can).
-
-2. The 2-D code, and the three problems of a plain autoencoder's latent space that
-   D. Foster lists ("Generative Deep Learning", O'Reilly 2019, chapter 3), measured on the
-   codes of the training digits:
-   * the codes are not centred on 0 nor bounded: the centroid sits far from the origin in units
-     of the codes' spread, and few codes fall where a N(0, I) draw lands (within radius 2);
-   * digits get very uneven areas: for each digit, the area of the convex hull of its central
-     90% of codes (the 10% farthest from the digit's median left out, so that a few outliers do
-     not decide it); the ratio of the largest area to the smallest;
-   * there are empty gaps between the clusters, and a point decoded from one is expected to
-     give a poor image: the 16 points of a 40x40 grid inside the codes' region (the convex hull
-     of their central 98%) farthest from every code are decoded, and compared with the
-     decodings of the real codes (the reconstructions) and of N(0, I) draws, by
-       - the RMS pixel distance to the nearest real training digit (small: like some digit),
-       - whether the image looks like the digit whose codes surround the point (the most
-         common label among its 10 nearest real digits in pixel space vs among the 10 nearest
-         codes in latent space): a continuous latent space would make these agree,
-       - how grey (blurred) it is: the share of its lit pixels (> 0.2) below 0.8.
-
-What the default run showed (seed 0, 30 epochs of batch 100 on the 4,500 training digits for
-each size, ~45 s a size on 2 cores): test BCE 0.2050 / 0.1219 / 0.0778 nats per pixel and MSE
-0.0481 / 0.0192 / 0.0050 per pixel for codes of 2 / 10 / 100. The 2-D codes: centroid
-(-5.6, +7.7), std per axis (10.2, 9.2), mean |code| (7.8, 8.3), and only 7.2% of them within
-radius 2 of the origin, where 86.5% of N(0, I) draws land. Hull areas from 3% of the total
-(digit 3) to 22% (digit 7), a ratio of 6.5. The 16 gap points lie 1.7 to 11.8 units from the
-nearest code (codes' median spacing: 0.17). Decoding them did not give worse images by these
-pixel measures: RMS to the nearest real digit 0.152 (real codes 0.163), like the digit whose
-codes surround them 69% (real codes 66%), grey share 76% (real codes 91%): the decoder fills
-the gaps with crisp strokes, often hybrids (8- and 9-like shapes between the 1s and the 7s),
-that belong to no cluster. What does decode badly is a draw from N(0, I): RMS 0.212, grey
-share 96%, because the codes do not live there.
-
-Writes to --out (default runs/latent_sweep):
-    snapshots_latent{2,10,100}.png  the fixed test digits reconstructed after each epoch
-    reconstructions.png             the same digits: original, then each code size
-    error_vs_size.png               test loss per epoch per size, and final BCE / MSE vs size
-    latent2.png                     2-D codes by digit with each digit's hull, the gap points,
-                                    and what the decoder makes of them
-    metrics.json                    every number above, the settings, the wall time
-"""
-from __future__ import annotations
-
-import os
-import sys
-
+# %%
 import numpy as np
+import common  # examples/common.py: parameters, figures, metrics (and puts the repo on sys.path)
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import common  # noqa: E402  (examples/common.py; also puts the repo on sys.path)
-
-import minigrad as mg  # noqa: E402
-from minigrad import plot  # noqa: E402
-from minigrad.callbacks import Callback  # noqa: E402
-from minigrad.data import load_mnist  # noqa: E402
-from minigrad.nn import Dense, Input, Model, Sequential  # noqa: E402
-from minigrad.optim import Adam  # noqa: E402
+import minigrad as mg
+from minigrad import plot
+from minigrad.callbacks import Callback
+from minigrad.data import load_mnist
+from minigrad.nn import Dense, Input, Model, Sequential
+from minigrad.optim import Adam
 
 HIDDEN = 512
 N_SHOWN = 10         # test digits followed epoch by epoch (one of each class)
@@ -89,8 +84,28 @@ GRID = 40            # grid over the 2-D codes' region, searched for gaps
 N_GAPS = 16          # gap points decoded
 LIT, DARK, BRIGHT = 0.2, 0.2, 0.8
 
+# %% tags=["parameters"]
+epochs = 30                  # training epochs
+latent_sizes = [2, 10, 100]  # code sizes to compare (2 must be among them for the latent-space figure)
+lr = 1e-3                    # Adam learning rate
+batch_size = 100             # mini-batch size
+limit = None                 # use only the first N training examples (quick runs)
+seed = 0                     # random seed
+device = "cpu"               # cpu, cuda or cuda:N
+out = "runs/latent_sweep"    # folder for the figures and metrics.json
+verbose = 1                  # 0 quiet, 1 progress bars, 2 one line per epoch
 
-# --- the model -----------------------------------------------------------------------------
+# %%
+out = common.parameters(globals())
+
+# %% [markdown]
+# ## The model, and a callback that watches it learn
+#
+# The Keras blog's dense autoencoder: 784 → 512 relu → code → 512 relu → 784 sigmoid,
+# binary cross-entropy, Adam. `ReconstructionSnapshots` is a `Callback`: at the end of every
+# epoch it reconstructs the same test digits, so the strips show each code size learning.
+
+# %%
 def build_autoencoder(latent_dim: int, lr: float):
     """The Keras-blog autoencoder 784-512-latent-512-784; returns (autoencoder, encoder, decoder)."""
     encoder = Sequential([Dense(HIDDEN, activation="relu", input_shape=(784,)), Dense(latent_dim)],
@@ -126,8 +141,16 @@ class ReconstructionSnapshots(Callback):
         labels = ["test digits"] + [f"epoch {self.epochs[r]}\nMSE {self.mse[r]:.4f}" for r in rows]
         draw_rows(images, labels, self.title, self.path)
 
+# %% [markdown]
+# ## The measures
+#
+# Per-pixel BCE and MSE of the reconstructions; for the 2-D code, where the codes sit (centroid,
+# spread, how many fall within radius 2 of the origin, as a N(0, I) draw would), how unequal the
+# digits' areas are (convex hulls of their central 90 %), and what decodes from gaps between the
+# digits, from real codes and from N(0, I) draws (nearest real digit, the vote of its 10 nearest
+# digits, the share of grey pixels: a blur is grey).
 
-# --- measurements --------------------------------------------------------------------------
+# %%
 def per_pixel_errors(recon, x):
     """Test binary cross-entropy and mean squared error, per pixel (nats, squared intensity)."""
     p = np.clip(recon.astype(np.float64), 1e-7, 1 - 1e-7)
@@ -246,8 +269,10 @@ def latent_problems(z, y, decoder, x_ref, x_recon, rng):
         "_hulls": hulls, "_gap_images": gap_images, "_box": box,
     }
 
+# %% [markdown]
+# ## The figures
 
-# --- figures -------------------------------------------------------------------------------
+# %%
 def mosaic(images, ncols, gap=2, side=28):
     n = len(images)
     nrows = -(-n // ncols)
@@ -361,90 +386,106 @@ def figure_latent(z, y, problems, path):
     fig.suptitle("the plain autoencoder's 2-D latent space: off-centre, uneven, with gaps", fontsize=11)
     plot.save_figure(fig, path)
 
+# %%
+# %% [markdown]
+# ## 1. The sweep: one autoencoder per code size, the same budget for each
+#
+# The same seed before each size: the same start, so the code size is all that differs.
 
-# --- the run -------------------------------------------------------------------------------
-def main(argv=None) -> dict:
-    p = common.parser(__doc__.splitlines()[0], epochs=30, out="runs/latent_sweep", batch_size=100)
-    p.add_argument("--latent-sizes", type=common.positive_int, nargs="+", default=[2, 10, 100],
-                   help="code sizes to compare (2 must be among them for the latent-space figure)")
-    p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate")
-    args = p.parse_args(argv)
-    out = common.setup(args)
-    rng = np.random.default_rng(args.seed)
+# %%
+rng = np.random.default_rng(seed)
 
-    mnist = load_mnist(flatten=True, verbose=args.verbose > 0)
-    x_train, y_train = common.limit(mnist.x_train, args.limit), common.limit(mnist.y_train, args.limit)
-    x_test, y_test = mnist.x_test, mnist.y_test
-    shown = np.array([np.flatnonzero(y_test == d)[0] for d in range(10) if (y_test == d).any()])[:N_SHOWN]
-    print(f"digits: {mnist.source}\ntraining on {len(x_train):,}, testing on {len(x_test):,}; "
-          f"{args.epochs} epochs, batch {args.batch_size}, Adam {args.lr:g}, for each latent size")
+mnist = load_mnist(flatten=True, verbose=verbose > 0)
+x_train, y_train = common.limit(mnist.x_train, limit), common.limit(mnist.y_train, limit)
+x_test, y_test = mnist.x_test, mnist.y_test
+shown = np.array([np.flatnonzero(y_test == d)[0] for d in range(10) if (y_test == d).any()])[:N_SHOWN]
+print(f"digits: {mnist.source}\ntraining on {len(x_train):,}, testing on {len(x_test):,}; "
+      f"{epochs} epochs, batch {batch_size}, Adam {lr:g}, for each latent size")
 
-    results, figures, times, recon_rows = [], [], {}, [x_test[shown]]
-    problems = None
-    for latent in args.latent_sizes:
-        mg.manual_seed(args.seed)                         # the same start for every size
-        autoencoder, encoder, decoder = build_autoencoder(latent, args.lr)
-        name = f"snapshots_latent{latent}.png"
-        snapshots = ReconstructionSnapshots(x_test[shown], out / name,
-                                            f"latent size {latent}: the same test digits after each epoch")
-        with common.Timer() as t:
-            history = autoencoder.fit(x_train, x_train, epochs=args.epochs, batch_size=args.batch_size,
-                                      shuffle=True, validation_data=(x_test, x_test), callbacks=[snapshots],
-                                      verbose=args.verbose)
-        times[f"latent_{latent}"] = t.seconds
-        for value in history.history["loss"]:
-            common.check_finite(f"latent {latent} loss", value)
-        figures.append(name)
-        recon = autoencoder.predict(x_test, batch_size=250)
-        bce, mse = per_pixel_errors(recon, x_test)
-        results.append({"latent_dim": latent, "test_bce": bce, "test_mse": mse,
-                        "loss": history.history["loss"], "val_loss": history.history["val_loss"],
-                        "snapshot_mse": snapshots.mse, "train_seconds": t.seconds})
-        recon_rows.append(recon[shown])
-        print(f"latent {latent:>3}: test BCE {bce:.4f} nats/pixel, MSE {mse:.4f} per pixel ({t.seconds:.0f} s)")
-        if latent == 2:
-            z = encoder.predict(x_train, batch_size=250)
-            recon_train = autoencoder.predict(x_train, batch_size=250)
-            problems = latent_problems(z, y_train, decoder, x_train, recon_train, rng)
-            figure_latent(z, y_train, problems, out / "latent2.png")
-            figures.append("latent2.png")
+results, figures, times, recon_rows = [], [], {}, [x_test[shown]]
+problems = None
+for latent in latent_sizes:
+    mg.manual_seed(seed)                         # the same start for every size
+    autoencoder, encoder, decoder = build_autoencoder(latent, lr)
+    name = f"snapshots_latent{latent}.png"
+    snapshots = ReconstructionSnapshots(x_test[shown], out / name,
+                                        f"latent size {latent}: the same test digits after each epoch")
+    with common.Timer() as t:
+        history = autoencoder.fit(x_train, x_train, epochs=epochs, batch_size=batch_size,
+                                  shuffle=True, validation_data=(x_test, x_test), callbacks=[snapshots],
+                                  verbose=verbose)
+    times[f"latent_{latent}"] = t.seconds
+    for value in history.history["loss"]:
+        common.check_finite(f"latent {latent} loss", value)
+    figures.append(name)
+    recon = autoencoder.predict(x_test, batch_size=250)
+    bce, mse = per_pixel_errors(recon, x_test)
+    results.append({"latent_dim": latent, "test_bce": bce, "test_mse": mse,
+                    "loss": history.history["loss"], "val_loss": history.history["val_loss"],
+                    "snapshot_mse": snapshots.mse, "train_seconds": t.seconds})
+    recon_rows.append(recon[shown])
+    print(f"latent {latent:>3}: test BCE {bce:.4f} nats/pixel, MSE {mse:.4f} per pixel ({t.seconds:.0f} s)")
+    if latent == 2:
+        z = encoder.predict(x_train, batch_size=250)
+        recon_train = autoencoder.predict(x_train, batch_size=250)
+        problems = latent_problems(z, y_train, decoder, x_train, recon_train, rng)
+        figure_latent(z, y_train, problems, out / "latent2.png")
+        figures.append("latent2.png")
+common.show(*(out / name for name in figures if name.startswith("snapshots")))
 
-    draw_rows(recon_rows, ["test digits"] + [f"latent {r['latent_dim']}" for r in results],
-              "the same test digits through each autoencoder", out / "reconstructions.png")
-    figure_errors(results, out / "error_vs_size.png")
-    figures += ["reconstructions.png", "error_vs_size.png"]
+# %% [markdown]
+# ## Reconstructions and errors by code size
+#
+# More code, sharper reconstructions: the error falls with every step up in size.
 
-    by_size = sorted(results, key=lambda r: r["latent_dim"])
-    falls = all(a["test_bce"] > b["test_bce"] and a["test_mse"] > b["test_mse"] for a, b in zip(by_size, by_size[1:]))
-    print("reconstruction error " + ("falls" if falls else "does NOT fall") + " with every step up in latent size")
-    metrics = {"sizes": results, "error_falls_with_size": falls,
-               "settings": {k: getattr(args, k) for k in ("epochs", "batch_size", "lr", "latent_sizes", "limit",
-                                                           "seed", "device")},
-               "n_train": int(len(x_train)), "n_test": int(len(x_test)), "data_source": mnist.source,
-               "seconds": times, "wall_seconds": sum(times.values()), "figures": figures}
-    if problems is not None:
-        metrics["latent2"] = {k: v for k, v in problems.items() if not k.startswith("_")}
-        p2 = metrics["latent2"]
-        share = p2["hull_area_share"]
-        print(f"2-D codes: centroid ({p2['centroid'][0]:+.1f}, {p2['centroid'][1]:+.1f}), std per axis "
-              f"({p2['std'][0]:.1f}, {p2['std'][1]:.1f}), mean |code| ({p2['mean_abs'][0]:.1f}, "
-              f"{p2['mean_abs'][1]:.1f}); {p2['fraction_within_radius_2']:.1%} of codes within radius 2 "
-              f"(a N(0, I) draw: 86.5%)")
-        print(f"           hull areas: digit {p2['largest_area_digit']} {share[str(p2['largest_area_digit'])]:.0%} "
-              f"of the total, digit {p2['smallest_area_digit']} {share[str(p2['smallest_area_digit'])]:.0%} "
-              f"(ratio {p2['hull_area_ratio_max_min']:.1f})")
-        g, r, pr = p2["decoded_gap"], p2["decoded_real_codes"], p2["decoded_prior_samples"]
-        for label, d in (("gap points", g), ("real codes", r), ("N(0, I) draws", pr)):
-            like = (f", looks like the digit of the nearest codes {d['looks_like_nearest_codes_digit']:.0%}"
-                    if "looks_like_nearest_codes_digit" in d else "")
-            print(f"           decoded at {label:>13}: RMS to nearest real digit {d['nearest_digit_rms_mean']:.3f}, "
-                  f"10 nearest digits agree {d['knn_vote_share_mean']:.0%}, grey share {d['grey_share_mean']:.0%}"
-                  + like)
-        print(f"           (real digits' grey share {p2['real_digits_grey_share_mean']:.0%})")
-    common.write_json(out / "metrics.json", metrics)
-    print(f"wrote {len(figures)} figures and metrics.json to {out} ({metrics['wall_seconds']:.0f} s)")
-    return metrics
+# %%
 
+draw_rows(recon_rows, ["test digits"] + [f"latent {r['latent_dim']}" for r in results],
+          "the same test digits through each autoencoder", out / "reconstructions.png")
+figure_errors(results, out / "error_vs_size.png")
+figures += ["reconstructions.png", "error_vs_size.png"]
+common.show(out / "reconstructions.png", out / "error_vs_size.png")
 
-if __name__ == "__main__":
-    main()
+# %% [markdown]
+# ## 2. The 2-D code: off-centre, unequal, with gaps
+#
+# The three problems of a plain autoencoder's latent space that motivate the VAE: the codes
+# are not centred on the origin nor scaled like N(0, I), so a draw from N(0, I) decodes to a
+# grey blur; the digits' areas are very unequal; and points in the gaps between the digits
+# decode to hybrids.
+
+# %%
+if "latent2.png" in figures:
+    common.show(out / "latent2.png")
+
+# %%
+
+by_size = sorted(results, key=lambda r: r["latent_dim"])
+falls = all(a["test_bce"] > b["test_bce"] and a["test_mse"] > b["test_mse"] for a, b in zip(by_size, by_size[1:]))
+print("reconstruction error " + ("falls" if falls else "does NOT fall") + " with every step up in latent size")
+metrics = {"sizes": results, "error_falls_with_size": falls,
+           "settings": {"epochs": epochs, "batch_size": batch_size, "lr": lr, "latent_sizes": latent_sizes,
+                        "limit": limit, "seed": seed, "device": device},
+           "n_train": int(len(x_train)), "n_test": int(len(x_test)), "data_source": mnist.source,
+           "stage_seconds": times, "wall_seconds": sum(times.values()), "figures": figures}
+if problems is not None:
+    metrics["latent2"] = {k: v for k, v in problems.items() if not k.startswith("_")}
+    p2 = metrics["latent2"]
+    share = p2["hull_area_share"]
+    print(f"2-D codes: centroid ({p2['centroid'][0]:+.1f}, {p2['centroid'][1]:+.1f}), std per axis "
+          f"({p2['std'][0]:.1f}, {p2['std'][1]:.1f}), mean |code| ({p2['mean_abs'][0]:.1f}, "
+          f"{p2['mean_abs'][1]:.1f}); {p2['fraction_within_radius_2']:.1%} of codes within radius 2 "
+          f"(a N(0, I) draw: 86.5%)")
+    print(f"           hull areas: digit {p2['largest_area_digit']} {share[str(p2['largest_area_digit'])]:.0%} "
+          f"of the total, digit {p2['smallest_area_digit']} {share[str(p2['smallest_area_digit'])]:.0%} "
+          f"(ratio {p2['hull_area_ratio_max_min']:.1f})")
+    g, r, pr = p2["decoded_gap"], p2["decoded_real_codes"], p2["decoded_prior_samples"]
+    for label, d in (("gap points", g), ("real codes", r), ("N(0, I) draws", pr)):
+        like = (f", looks like the digit of the nearest codes {d['looks_like_nearest_codes_digit']:.0%}"
+                if "looks_like_nearest_codes_digit" in d else "")
+        print(f"           decoded at {label:>13}: RMS to nearest real digit {d['nearest_digit_rms_mean']:.3f}, "
+              f"10 nearest digits agree {d['knn_vote_share_mean']:.0%}, grey share {d['grey_share_mean']:.0%}"
+              + like)
+    print(f"           (real digits' grey share {p2['real_digits_grey_share_mean']:.0%})")
+common.write_json(out / "metrics.json", metrics)
+print(f"wrote {len(figures)} figures and metrics.json to {out} ({metrics['wall_seconds']:.0f} s)")

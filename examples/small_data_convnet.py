@@ -1,62 +1,57 @@
-"""Training a convnet on a few hundred images: data augmentation, dropout, and a pretrained base.
+# %% [markdown]
+# # Training a convnet on a few hundred images: data augmentation, dropout, and a pretrained base.
+#
+#     python examples/small_data_convnet.py                 # a few minutes on a laptop CPU
+#     python examples/small_data_convnet.py --train-size 250 --epochs 40
+#     python examples/small_data_convnet.py --epochs 2 --limit 1500 --out runs/quick
+#
+# The lesson of Chollet's "Deep Learning with Python" (5.2-5.3 in the first edition, 8.2-8.3 in
+# the second: cats vs dogs from 2,000 pictures), on digits. The task: read the digits 5-9 from
+# only --train-size labelled examples (500: 100 per digit). Every variant is scored after every
+# epoch on the same --val-size held-out training digits 5-9 (1,000), and at the end on the 250
+# test digits 5-9, which nothing trains on.
+#
+# 1. From scratch, a small convnet (the lesson's, written with the functional API):
+#        inputs = Input(shape=(1, 28, 28))
+#        x = Conv2D(32, 3, activation="relu")(inputs); x = MaxPooling2D(2)(x)
+#        x = Conv2D(64, 3, activation="relu")(x);      x = MaxPooling2D(2)(x)
+#        x = Flatten()(x); outputs = Dense(5, activation="softmax")(x)
+#    With so few examples it overfits: training accuracy reaches 100% while validation stalls.
+# 2. + Dropout(0.5) before the classifier.
+# 3. + data augmentation: random transformations of every training image, new ones every
+#    epoch, so the network never sees the same picture twice. As the lesson, they are layers at
+#    the front of the model, active only in training (fit) and the identity in predict/evaluate:
+#        data_augmentation = Sequential([RandomRotation(0.04), RandomZoom(0.1),
+#                                        RandomTranslation(0.1, 0.1)])   # fill_mode="constant"
+#        x = data_augmentation(inputs)
+#    (The lesson's RandomFlip("horizontal") suits cats and dogs, not digits: a mirrored 2 is not
+#    a 2. augmented.png shows what it would do.)
+# 4. + augmentation and dropout together: the lesson's final from-scratch model.
+# 5. Feature extraction with a pretrained base. The lesson's base is VGG16 trained on ImageNet;
+#    here it is the same convnet trained on the OTHER digits, 0-4 (all of the training set's),
+#    as in examples/transfer_learning.py. Its convolutional base, frozen (trainable = False),
+#    turns each image into 1,600 features once; a small classifier (Dense 64 relu, Dropout 0.5,
+#    Dense 5 softmax) is trained on the features of the same few hundred digits.
+# 6. Fine-tuning: base and classifier stacked behind the augmentation layers, the base's last
+#    conv layer unfrozen, compiled again with a 10x lower learning rate, trained end to end.
+#
+# Writes to --out (default runs/small_data_convnet):
+#     curves.png      validation accuracy per epoch of every variant; training vs validation
+#                     accuracy of the plain and the augmented+dropout net; the final accuracies
+#     augmented.png   training digits and what the augmentation layers make of them
+#     metrics.json    every history, the best and final validation accuracy and the test
+#                     accuracy of each variant, settings, times
 
-    python examples/small_data_convnet.py                 # a few minutes on a laptop CPU
-    python examples/small_data_convnet.py --train-size 250 --epochs 40
-    python examples/small_data_convnet.py --epochs 2 --limit 1500 --out runs/quick
-
-The lesson of Chollet's "Deep Learning with Python" (5.2-5.3 in the first edition, 8.2-8.3 in
-the second: cats vs dogs from 2,000 pictures), on digits. The task: read the digits 5-9 from
-only --train-size labelled examples (500: 100 per digit). Every variant is scored after every
-epoch on the same --val-size held-out training digits 5-9 (1,000), and at the end on the 250
-test digits 5-9, which nothing trains on.
-
-1. From scratch, a small convnet (the lesson's, written with the functional API):
-       inputs = Input(shape=(1, 28, 28))
-       x = Conv2D(32, 3, activation="relu")(inputs); x = MaxPooling2D(2)(x)
-       x = Conv2D(64, 3, activation="relu")(x);      x = MaxPooling2D(2)(x)
-       x = Flatten()(x); outputs = Dense(5, activation="softmax")(x)
-   With so few examples it overfits: training accuracy reaches 100% while validation stalls.
-2. + Dropout(0.5) before the classifier.
-3. + data augmentation: random transformations of every training image, new ones every
-   epoch, so the network never sees the same picture twice. As the lesson, they are layers at
-   the front of the model, active only in training (fit) and the identity in predict/evaluate:
-       data_augmentation = Sequential([RandomRotation(0.04), RandomZoom(0.1),
-                                       RandomTranslation(0.1, 0.1)])   # fill_mode="constant"
-       x = data_augmentation(inputs)
-   (The lesson's RandomFlip("horizontal") suits cats and dogs, not digits: a mirrored 2 is not
-   a 2. augmented.png shows what it would do.)
-4. + augmentation and dropout together: the lesson's final from-scratch model.
-5. Feature extraction with a pretrained base. The lesson's base is VGG16 trained on ImageNet;
-   here it is the same convnet trained on the OTHER digits, 0-4 (all of the training set's),
-   as in examples/transfer_learning.py. Its convolutional base, frozen (trainable = False),
-   turns each image into 1,600 features once; a small classifier (Dense 64 relu, Dropout 0.5,
-   Dense 5 softmax) is trained on the features of the same few hundred digits.
-6. Fine-tuning: base and classifier stacked behind the augmentation layers, the base's last
-   conv layer unfrozen, compiled again with a 10x lower learning rate, trained end to end.
-
-Writes to --out (default runs/small_data_convnet):
-    curves.png      validation accuracy per epoch of every variant; training vs validation
-                    accuracy of the plain and the augmented+dropout net; the final accuracies
-    augmented.png   training digits and what the augmentation layers make of them
-    metrics.json    every history, the best and final validation accuracy and the test
-                    accuracy of each variant, settings, times
-"""
-from __future__ import annotations
-
-import os
-import sys
-
+# %%
 import numpy as np
+import common  # examples/common.py: parameters, figures, metrics (and puts the repo on sys.path)
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import common  # noqa: E402  (examples/common.py; also puts the repo on sys.path)
-
-import minigrad as mg  # noqa: E402
-from minigrad import plot  # noqa: E402
-from minigrad.data import load_mnist  # noqa: E402
-from minigrad.nn import (Conv2D, Dense, Dropout, Flatten, Input, MaxPooling2D, Model, RandomFlip,  # noqa: E402
+import minigrad as mg
+from minigrad import plot
+from minigrad.data import load_mnist
+from minigrad.nn import (Conv2D, Dense, Dropout, Flatten, Input, MaxPooling2D, Model, RandomFlip,
                          RandomRotation, RandomTranslation, RandomZoom, Sequential)
-from minigrad.optim import Adam  # noqa: E402
+from minigrad.optim import Adam
 
 BASE_DIGITS = (0, 1, 2, 3, 4)
 NEW_DIGITS = (5, 6, 7, 8, 9)
@@ -64,7 +59,33 @@ LOSS = "sparse_categorical_crossentropy"
 COLORS = {"scratch": "#9d9d9d", "dropout": "#e45756", "augmentation": "#f58518",
           "augmentation + dropout": "#4c78a8", "feature extraction": "#54a24b", "fine-tuned": "#b279a2"}
 
+# %% tags=["parameters"]
+epochs = 30                      # epochs of each from-scratch variant
+train_size = 500                 # labelled training digits 5-9 (split evenly between the digits)
+val_size = 1000                  # held-out training digits 5-9 scored after every epoch
+lr = 1e-3                        # Adam learning rate (from scratch, the head)
+base_epochs = 4                  # epochs of the base on digits 0-4
+head_epochs = 30                 # epochs of the classifier on the frozen features
+finetune_epochs = 15             # epochs of fine-tuning
+finetune_lr = 1e-4               # Adam learning rate when fine-tuning
+batch_size = 32                  # mini-batch size
+limit = None                     # use only the first N training examples (quick runs)
+seed = 0                         # random seed
+device = "cpu"                   # cpu, cuda or cuda:N
+out = "runs/small_data_convnet"  # folder for the figures and metrics.json
+verbose = 1                      # 0 quiet, 1 progress bars, 2 one line per epoch
 
+# %%
+out = common.parameters(globals())
+
+# %% [markdown]
+# ## The pieces: augmentation layers, the conv base, the convnet
+#
+# Augmentation layers draw a new random rotation, zoom and shift for every image at every
+# step of `fit`, and do nothing in `predict` or `evaluate`: the network never sees the same
+# digit twice, which is the point with only 500 of them.
+
+# %%
 def data_augmentation():
     """Small rotations (+-14 degrees), zooms (+-10%) and shifts (+-10%, about 3 pixels).
 
@@ -91,14 +112,32 @@ def convnet(n_classes, augmentation=False, dropout=0.0, name=None):
     outputs = Dense(n_classes, activation="softmax")(x)
     return Model(inputs, outputs, name=name)
 
+# %% [markdown]
+# ## Splitting the digits, training, scoring
+#
+# `split` picks, per digit, the training and the validation examples, disjoint; when the
+# digits available (say with `limit`) are too few for both sizes, both shrink in proportion,
+# so neither set is ever empty. `summarize` averages the last epochs (up to 5: as many as
+# ran) for a steadier figure than the last epoch alone.
 
-def pick(y, digits, per_class, rng, exclude=()):
-    """Indices of per_class random examples of each digit, none of them in `exclude`."""
-    chosen = []
+# %%
+def split(y, digits, train_per_class, val_per_class, rng):
+    """(train indices, validation indices): per digit, train_per_class and val_per_class random
+    examples, disjoint. When a digit has fewer than both together, the two shrink in proportion
+    (each keeps at least one), so a small `limit` never leaves the validation set empty."""
+    train, val = [], []
     for d in digits:
-        pool = np.setdiff1d(np.flatnonzero(y == d), exclude)
-        chosen.append(rng.choice(pool, size=min(per_class, len(pool)), replace=False))
-    return np.sort(np.concatenate(chosen))
+        pool = rng.permutation(np.flatnonzero(y == d))
+        if len(pool) < 2:
+            raise ValueError(f"only {len(pool)} training example(s) of digit {d}: need at least 2 "
+                             f"(one to train on, one to validate on): use a larger limit")
+        n_train, n_val = train_per_class, val_per_class
+        if n_train + n_val > len(pool):
+            n_train = min(len(pool) - 1, max(1, round(len(pool) * n_train / (n_train + n_val))))
+            n_val = len(pool) - n_train
+        train.append(pool[:n_train])
+        val.append(pool[n_train:n_train + n_val])
+    return np.sort(np.concatenate(train)), np.sort(np.concatenate(val))
 
 
 def fit(model, x, y, val, epochs, batch_size, lr, name):
@@ -116,13 +155,29 @@ def test_accuracy(model, x, y):
 
 
 def summarize(h, n_last=5):
-    """Best validation accuracy, and the mean of the last epochs' (steadier than the last one)."""
+    """Best validation accuracy, and the mean of the last n_last epochs' (steadier than the last
+    one; all of them when fewer ran): "epochs_averaged" says how many."""
     val = h["val_accuracy"]
+    n = min(n_last, len(val))
     return {"best_val_accuracy": float(max(val)), "best_epoch": int(np.argmax(val)) + 1,
-            "final_val_accuracy": float(np.mean(val[-n_last:])),
-            "final_train_accuracy": float(np.mean(h["accuracy"][-n_last:]))}
+            "final_val_accuracy": float(np.mean(val[-n:])),
+            "final_train_accuracy": float(np.mean(h["accuracy"][-n:])), "epochs_averaged": n}
 
 
+def last_epochs(result) -> str:
+    n = result["epochs_averaged"]
+    return "the last epoch" if n == 1 else f"last {n} epochs"
+
+# %% [markdown]
+# ## The figures
+#
+# Left, the validation accuracy of every variant per epoch; middle, training against
+# validation accuracy for the plain net and the augmented one with dropout (the gap is the
+# overfitting); right, the means over the last epochs. Then a few training digits with the
+# augmentation layers applied, and a horizontal flip, the lesson's usual augmentation, which
+# turns digits into non-digits.
+
+# %%
 def plot_curves(histories, results, path, n_train):
     fig = plot.new_figure((13.5, 4.2))
     ax_val, ax_gap, ax_bar = fig.subplots(1, 3, gridspec_kw={"width_ratios": [1.25, 1, 0.9]})
@@ -153,15 +208,15 @@ def plot_curves(histories, results, path, n_train):
     ax_bar.invert_yaxis()
     low = max(0.0, min(values) - 0.06)
     ax_bar.set_xlim(low, min(1.0, max(values) + 0.05))
-    ax_bar.set_title("validation accuracy, mean of the last 5 epochs", fontsize=10)
-    from matplotlib.ticker import MaxNLocator, PercentFormatter
+    ax_bar.set_title(f"validation accuracy, mean of the {last_epochs(results[names[0]])}", fontsize=10)
+    from matplotlib.ticker import MaxNLocator      # matplotlib: the examples extra
     for ax in (ax_val, ax_gap):
-        ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+        common.percent_axis(ax.yaxis)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax_bar.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+    common.percent_axis(ax_bar.xaxis)
     for ax in (ax_val, ax_gap, ax_bar):
         ax.spines[["top", "right"]].set_visible(False)
-    plot.save_figure(fig, path)
+    return plot.save_figure(fig, path)
 
 
 def plot_augmented(x, path, n=8, n_rows=4, seed=0):
@@ -189,132 +244,142 @@ def plot_augmented(x, path, n=8, n_rows=4, seed=0):
                  fontsize=10)
     plot.save_figure(fig, path)
 
+# %%
+# %% [markdown]
+# ## The digits: 500 to train on, 1,000 to validate on
+#
+# Digits 5–9 of the training set, picked per class; the test digits 5–9 are kept for the
+# end. The sizes printed are the ones used.
 
-def main(argv=None) -> dict:
-    p = common.parser(__doc__.splitlines()[0], epochs=30, out="runs/small_data_convnet", batch_size=32,
-                      epochs_help="epochs of each from-scratch variant")
-    p.add_argument("--train-size", type=common.positive_int, default=500,
-                   help="labelled training digits 5-9 (split evenly between the digits)")
-    p.add_argument("--val-size", type=common.positive_int, default=1000,
-                   help="held-out training digits 5-9 scored after every epoch")
-    p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (from scratch, the head)")
-    p.add_argument("--base-epochs", type=common.positive_int, default=4, help="epochs of the base on digits 0-4")
-    p.add_argument("--head-epochs", type=common.positive_int, default=30,
-                   help="epochs of the classifier on the frozen features")
-    p.add_argument("--finetune-epochs", type=common.positive_int, default=15, help="epochs of fine-tuning")
-    p.add_argument("--finetune-lr", type=float, default=1e-4, help="Adam learning rate when fine-tuning")
-    args = p.parse_args(argv)
-    out = common.setup(args)
-    rng = np.random.default_rng(args.seed)
+# %%
+rng = np.random.default_rng(seed)
 
-    mnist = load_mnist()
-    print(f"digits: {mnist.source}")
-    x_all, y_all = common.limit(mnist.x_train, args.limit), common.limit(mnist.y_train, args.limit)
-    offset = NEW_DIGITS[0]
-    per_class = args.train_size // len(NEW_DIGITS)
-    train = pick(y_all, NEW_DIGITS, per_class, rng)
-    val = pick(y_all, NEW_DIGITS, args.val_size // len(NEW_DIGITS), rng, exclude=train)
-    x_train, y_train = x_all[train], y_all[train] - offset
-    x_val, y_val = x_all[val], y_all[val] - offset
-    test = np.isin(mnist.y_test, NEW_DIGITS)
-    x_test, y_test = mnist.x_test[test], mnist.y_test[test] - offset
-    print(f"digits 5-9: {len(train)} to train on, {len(val)} to validate on, {len(y_test)} test digits")
-    n_classes = len(NEW_DIGITS)
-    histories, results, times, params = {}, {}, {}, {}
+mnist = load_mnist()
+print(f"digits: {mnist.source}")
+x_all, y_all = common.limit(mnist.x_train, limit), common.limit(mnist.y_train, limit)
+offset = NEW_DIGITS[0]
+train, val = split(y_all, NEW_DIGITS, train_size // len(NEW_DIGITS), val_size // len(NEW_DIGITS), rng)
+x_train, y_train = x_all[train], y_all[train] - offset
+x_val, y_val = x_all[val], y_all[val] - offset
+test = np.isin(mnist.y_test, NEW_DIGITS)
+x_test, y_test = mnist.x_test[test], mnist.y_test[test] - offset
+print(f"digits 5-9: {len(train)} to train on, {len(val)} to validate on, {len(y_test)} test digits")
+n_classes = len(NEW_DIGITS)
+histories, results, times, params = {}, {}, {}, {}
 
-    # 1-4. from scratch: plain, dropout, augmentation, both ------------------------------
-    variants = {"scratch": (False, 0.0), "dropout": (False, 0.5), "augmentation": (True, 0.0),
-                "augmentation + dropout": (True, 0.5)}
-    for name, (augmentation, dropout) in variants.items():
-        mg.manual_seed(args.seed)                 # the same initial weights for every variant
-        model = convnet(n_classes, augmentation, dropout, name=name.replace(" + ", "_and_"))
-        if name == "augmentation + dropout":
-            model.summary()
-        histories[name], times[name] = fit(model, x_train, y_train, (x_val, y_val), args.epochs,
-                                           args.batch_size, args.lr, name)
-        results[name] = summarize(histories[name])
-        results[name]["test_accuracy"] = test_accuracy(model, x_test, y_test)
-        params[name] = model.count_params()
-        print(f"{name:>24}: validation {results[name]['final_val_accuracy']:.1%} (last 5 epochs), "
-              f"best {results[name]['best_val_accuracy']:.1%} at epoch {results[name]['best_epoch']}, "
-              f"training {results[name]['final_train_accuracy']:.1%}  [{times[name]:.0f} s]")
+# %% [markdown]
+# ## From scratch: plain, + dropout, + augmentation, both
+#
+# The same initial weights for every variant (`mg.manual_seed(seed)` before each): what
+# differs is only the regularisation.
 
-    # 5. feature extraction: a base trained on the other digits, frozen --------------------
-    base_idx = np.flatnonzero(np.isin(y_all, BASE_DIGITS))
-    base_test = np.isin(mnist.y_test, BASE_DIGITS)
-    mg.manual_seed(args.seed)
-    base = conv_base()
-    pretrain = Sequential([Input(shape=(1, 28, 28)), base, Dropout(0.5), Dense(len(BASE_DIGITS), activation="softmax")],
-                          name="base_on_digits_0_4")
-    print(f"\npretraining the conv base on {len(base_idx):,} digits 0-4 for {args.base_epochs} epochs")
-    base_history, times["pretraining"] = fit(pretrain, x_all[base_idx], y_all[base_idx],
-                                             (mnist.x_test[base_test], mnist.y_test[base_test]),
-                                             args.base_epochs, args.batch_size, args.lr, "pretraining")
-    base_acc = base_history["val_accuracy"][-1]
-    print(f"   its accuracy on the {int(base_test.sum())} test digits 0-4: {base_acc:.1%}")
-    base.trainable = False
-    with common.Timer() as t:
-        f_train, f_val = base.predict(x_train, batch_size=250), base.predict(x_val, batch_size=250)
-    mg.manual_seed(args.seed)
-    head = Sequential([Input(shape=(f_train.shape[1],)), Dense(64, activation="relu"), Dropout(0.5),
-                       Dense(n_classes, activation="softmax")], name="classifier")
-    histories["feature extraction"], seconds = fit(head, f_train, y_train, (f_val, y_val), args.head_epochs,
-                                                   args.batch_size, args.lr, "feature extraction")
-    times["feature extraction"] = t.seconds + seconds
-    results["feature extraction"] = summarize(histories["feature extraction"])
-    results["feature extraction"]["test_accuracy"] = test_accuracy(head, base.predict(x_test, batch_size=250),
-                                                                   y_test)
-    params["feature extraction"] = base.count_params() + head.count_params()
+# %%
+variants = {"scratch": (False, 0.0), "dropout": (False, 0.5), "augmentation": (True, 0.0),
+            "augmentation + dropout": (True, 0.5)}
+for name, (augmentation, dropout) in variants.items():
+    mg.manual_seed(seed)                 # the same initial weights for every variant
+    model = convnet(n_classes, augmentation, dropout, name=name.replace(" + ", "_and_"))
+    if name == "augmentation + dropout":
+        model.summary()
+    histories[name], times[name] = fit(model, x_train, y_train, (x_val, y_val), epochs,
+                                       batch_size, lr, name)
+    results[name] = summarize(histories[name])
+    results[name]["test_accuracy"] = test_accuracy(model, x_test, y_test)
+    params[name] = model.count_params()
+    print(f"{name:>24}: validation {results[name]['final_val_accuracy']:.1%} ({last_epochs(results[name])}), "
+          f"best {results[name]['best_val_accuracy']:.1%} at epoch {results[name]['best_epoch']}, "
+          f"training {results[name]['final_train_accuracy']:.1%}  [{times[name]:.0f} s]")
 
-    # 6. fine-tuning: unfreeze the base's last conv layer, 10x lower learning rate ----------
-    inputs = Input(shape=(1, 28, 28))
-    finetuned = Model(inputs, head(base(data_augmentation()(inputs))), name="finetuned")
-    base.trainable = True
-    last_conv = [layer for layer in base.layers if layer.weights][-1]
-    for layer in base.layers:
-        layer.trainable = layer is last_conv
-    print(f"\nfine-tuning {last_conv.name} and the classifier at lr {args.finetune_lr:g}, with augmentation")
-    histories["fine-tuned"], times["fine-tuned"] = fit(finetuned, x_train, y_train, (x_val, y_val),
-                                                       args.finetune_epochs, args.batch_size, args.finetune_lr,
-                                                       "fine-tuning")
-    results["fine-tuned"] = summarize(histories["fine-tuned"])
-    results["fine-tuned"]["test_accuracy"] = test_accuracy(finetuned, x_test, y_test)
-    params["fine-tuned"] = finetuned.count_params()
-    for name in ("feature extraction", "fine-tuned"):
-        print(f"{name:>24}: validation {results[name]['final_val_accuracy']:.1%} (last 5 epochs), "
-              f"best {results[name]['best_val_accuracy']:.1%} at epoch {results[name]['best_epoch']}  "
-              f"[{times[name]:.0f} s]")
-    print(f"\ntest accuracy ({len(y_test)} test digits 5-9): " +
-          ", ".join(f"{k} {v['test_accuracy']:.1%}" for k, v in results.items()))
+# %% [markdown]
+# ## Feature extraction: a base trained on the other digits, frozen
+#
+# The conv base is first trained on digits 0–4 (plenty of them), then frozen; a small
+# classifier learns digits 5–9 from its features, computed once.
 
-    # figures -------------------------------------------------------------------------------
-    plot_curves(histories, results, out / "curves.png", len(train))
-    mg.manual_seed(args.seed)
-    plot_augmented(x_train, out / "augmented.png", seed=args.seed)
-    figures = ["curves.png", "augmented.png"]
+# %%
+base_idx = np.flatnonzero(np.isin(y_all, BASE_DIGITS))
+base_test = np.isin(mnist.y_test, BASE_DIGITS)
+mg.manual_seed(seed)
+base = conv_base()
+pretrain = Sequential([Input(shape=(1, 28, 28)), base, Dropout(0.5), Dense(len(BASE_DIGITS), activation="softmax")],
+                      name="base_on_digits_0_4")
+print(f"\npretraining the conv base on {len(base_idx):,} digits 0-4 for {base_epochs} epochs")
+base_history, times["pretraining"] = fit(pretrain, x_all[base_idx], y_all[base_idx],
+                                         (mnist.x_test[base_test], mnist.y_test[base_test]),
+                                         base_epochs, batch_size, lr, "pretraining")
+base_acc = base_history["val_accuracy"][-1]
+print(f"   its accuracy on the {int(base_test.sum())} test digits 0-4: {base_acc:.1%}")
+base.trainable = False
+with common.Timer() as t:
+    f_train, f_val = base.predict(x_train, batch_size=250), base.predict(x_val, batch_size=250)
+mg.manual_seed(seed)
+head = Sequential([Input(shape=(f_train.shape[1],)), Dense(64, activation="relu"), Dropout(0.5),
+                   Dense(n_classes, activation="softmax")], name="classifier")
+histories["feature extraction"], seconds = fit(head, f_train, y_train, (f_val, y_val), head_epochs,
+                                               batch_size, lr, "feature extraction")
+times["feature extraction"] = t.seconds + seconds
+results["feature extraction"] = summarize(histories["feature extraction"])
+results["feature extraction"]["test_accuracy"] = test_accuracy(head, base.predict(x_test, batch_size=250),
+                                                               y_test)
+params["feature extraction"] = base.count_params() + head.count_params()
 
-    scratch, best_scratch = results["scratch"], results["augmentation + dropout"]
-    metrics = {
-        "results": results,
-        "histories": histories,
-        "augmentation_and_dropout_beat_scratch": best_scratch["final_val_accuracy"] > scratch["final_val_accuracy"],
-        "overfitting_gap": {k: results[k]["final_train_accuracy"] - results[k]["final_val_accuracy"]
-                            for k in variants},
-        "base_accuracy_digits_0_4": base_acc, "base_history": base_history,
-        "n_train": int(len(train)), "n_val": int(len(val)), "n_test": int(len(y_test)),
-        "n_base": int(len(base_idx)),
-        "params": params,
-        "settings": {k: getattr(args, k) for k in ("epochs", "train_size", "val_size", "lr", "base_epochs",
-                                                    "head_epochs", "finetune_epochs", "finetune_lr",
-                                                    "batch_size", "limit", "seed", "device")},
-        "data_source": mnist.source,
-        "seconds": times, "wall_seconds": sum(times.values()),
-        "figures": figures,
-    }
-    common.write_json(out / "metrics.json", metrics)
-    print(f"wrote {len(figures)} figures and metrics.json to {out}")
-    return metrics
+# %% [markdown]
+# ## Fine-tuning: unfreeze the base's last conv layer, at a 10× lower learning rate
 
+# %%
+inputs = Input(shape=(1, 28, 28))
+finetuned = Model(inputs, head(base(data_augmentation()(inputs))), name="finetuned")
+base.trainable = True
+last_conv = [layer for layer in base.layers if layer.weights][-1]
+for layer in base.layers:
+    layer.trainable = layer is last_conv
+print(f"\nfine-tuning {last_conv.name} and the classifier at lr {finetune_lr:g}, with augmentation")
+histories["fine-tuned"], times["fine-tuned"] = fit(finetuned, x_train, y_train, (x_val, y_val),
+                                                   finetune_epochs, batch_size, finetune_lr,
+                                                   "fine-tuning")
+results["fine-tuned"] = summarize(histories["fine-tuned"])
+results["fine-tuned"]["test_accuracy"] = test_accuracy(finetuned, x_test, y_test)
+params["fine-tuned"] = finetuned.count_params()
+for name in ("feature extraction", "fine-tuned"):
+    print(f"{name:>24}: validation {results[name]['final_val_accuracy']:.1%} ({last_epochs(results[name])}), "
+          f"best {results[name]['best_val_accuracy']:.1%} at epoch {results[name]['best_epoch']}  "
+          f"[{times[name]:.0f} s]")
+print(f"\ntest accuracy ({len(y_test)} test digits 5-9): " +
+      ", ".join(f"{k} {v['test_accuracy']:.1%}" for k, v in results.items()))
 
-if __name__ == "__main__":
-    main()
+# %% [markdown]
+# ## The curves, and what augmentation does to a digit
+
+# %%
+plot_curves(histories, results, out / "curves.png", len(train))
+mg.manual_seed(seed)
+plot_augmented(x_train, out / "augmented.png", seed=seed)
+figures = ["curves.png", "augmented.png"]
+common.show(out / "curves.png", out / "augmented.png")
+
+# %% [markdown]
+# ## The numbers
+
+# %%
+
+scratch, best_scratch = results["scratch"], results["augmentation + dropout"]
+metrics = {
+    "results": results,
+    "histories": histories,
+    "augmentation_and_dropout_beat_scratch": best_scratch["final_val_accuracy"] > scratch["final_val_accuracy"],
+    "overfitting_gap": {k: results[k]["final_train_accuracy"] - results[k]["final_val_accuracy"]
+                        for k in variants},
+    "base_accuracy_digits_0_4": base_acc, "base_history": base_history,
+    "n_train": int(len(train)), "n_val": int(len(val)), "n_test": int(len(y_test)),
+    "n_base": int(len(base_idx)),
+    "params": params,
+    "settings": {"epochs": epochs, "train_size": train_size, "val_size": val_size, "lr": lr,
+                 "base_epochs": base_epochs, "head_epochs": head_epochs, "finetune_epochs": finetune_epochs,
+                 "finetune_lr": finetune_lr, "batch_size": batch_size, "limit": limit, "seed": seed,
+                 "device": device},
+    "data_source": mnist.source,
+    "stage_seconds": times, "wall_seconds": sum(times.values()),
+    "figures": figures,
+}
+common.write_json(out / "metrics.json", metrics)
+print(f"wrote {len(figures)} figures and metrics.json to {out}")

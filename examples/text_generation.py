@@ -1,55 +1,79 @@
-"""Character-level text generation with an LSTM, trained on CPython's own documentation.
+# %% [markdown]
+# # Character-level text generation with an LSTM, trained on CPython's own documentation.
+#
+#     python examples/text_generation.py                       # the default run (a few minutes, CPU)
+#     python examples/text_generation.py --epochs 1 --limit 2000 --out runs/quick
+#
+# The lesson's language model: cut the text into windows of --maxlen characters, each labelled
+# with the character that follows it; an LSTM reads a window and a Dense layer scores every
+# character of the vocabulary as the next one; categorical cross-entropy, RMSprop (lr 0.01).
+# After each epoch it writes text, starting from a seed window of the validation text, by
+# repeatedly predicting the next character and sampling it at temperatures 0.2, 0.5, 1.0 and
+# 1.2 (minigrad.sampling: softmax(log p / T), the temperature lesson's reweighting).
+#
+# The text needs no download: CPython ships its documentation topics (pydoc_data.topics, the
+# text behind help('assert') and friends), ~465,000 characters of English prose with some code,
+# lowercased as in the lesson. The last 10 % is held out for validation.
+#
+# Input: the lesson one-hot encodes the window; here an Embedding layer (vocabulary x 32) does the
+# same job with a lookup instead of multiplying one-hot rows into the LSTM's kernel.
+#
+# How good is it? Validation bits per character (cross-entropy in bits, on the next character of
+# --val-windows windows of the held-out text), against two baselines computed on the same split:
+#     unigram   p(next) = character frequency in the training text (add-one smoothed)
+#     bigram    p(next | previous character), add-one smoothed
+# An LSTM that has learned more than character pairs beats the bigram.
+#
+# Writes to --out (default runs/text_generation):
+#     bits_per_char.png   training (by batch) and validation (by epoch) bits per character, with
+#                         the baselines
+#     samples.txt         the generated text after each epoch, at each temperature
+#     metrics.json        baselines, per-epoch bits, samples, sizes, wall time
 
-    python examples/text_generation.py                       # the default run (a few minutes, CPU)
-    python examples/text_generation.py --epochs 1 --limit 2000 --out runs/quick
-
-The lesson's language model: cut the text into windows of --maxlen characters, each labelled
-with the character that follows it; an LSTM reads a window and a Dense layer scores every
-character of the vocabulary as the next one; categorical cross-entropy, RMSprop (lr 0.01).
-After each epoch it writes text, starting from a seed window of the validation text, by
-repeatedly predicting the next character and sampling it at temperatures 0.2, 0.5, 1.0 and
-1.2 (minigrad.sampling: softmax(log p / T), the temperature lesson's reweighting).
-
-The text needs no download: CPython ships its documentation topics (pydoc_data.topics, the
-text behind help('assert') and friends), ~465,000 characters of English prose with some code,
-lowercased as in the lesson. The last 10 % is held out for validation.
-
-Input: the lesson one-hot encodes the window; here an Embedding layer (vocabulary x 32) does the
-same job with a lookup instead of multiplying one-hot rows into the LSTM's kernel.
-
-How good is it? Validation bits per character (cross-entropy in bits, on the next character of
---val-windows windows of the held-out text), against two baselines computed on the same split:
-    unigram   p(next) = character frequency in the training text (add-one smoothed)
-    bigram    p(next | previous character), add-one smoothed
-An LSTM that has learned more than character pairs beats the bigram.
-
-Writes to --out (default runs/text_generation):
-    bits_per_char.png   training (by batch) and validation (by epoch) bits per character, with
-                        the baselines
-    samples.txt         the generated text after each epoch, at each temperature
-    metrics.json        baselines, per-epoch bits, samples, sizes, wall time
-"""
-from __future__ import annotations
-
+# %%
 import math
-import sys
+import time
 
 import numpy as np
 
-import common  # noqa: E402  (examples/common.py; also puts the repo on sys.path)
+import common  # examples/common.py: parameters, figures, metrics (and puts the repo on sys.path)
 
-import minigrad as mg  # noqa: E402
-from minigrad import backend, losses, nn, plot  # noqa: E402
-from minigrad.files import atomic_write  # noqa: E402
-from minigrad.nn.progress import ProgressBar  # noqa: E402
-from minigrad.sampling import sample  # noqa: E402
+import minigrad as mg
+from minigrad import backend, losses, nn, plot
+from minigrad.files import atomic_write
+from minigrad.nn.progress import ProgressBar
+from minigrad.sampling import sample
 
 TEMPERATURES = (0.2, 0.5, 1.0, 1.2)
 LN2 = math.log(2.0)
 
+# %% tags=["parameters"]
+epochs = 3                    # training epochs
+maxlen = 40                   # window length (characters)
+step = 5                      # characters between window starts
+units = 128                   # LSTM units
+embed = 32                    # embedding size
+lr = 0.01                     # RMSprop learning rate
+val_windows = 4000            # validation windows (evenly spaced over the held-out text)
+sample_length = 300           # characters generated per temperature after each epoch
+batch_size = 128              # mini-batch size
+limit = None                  # use only the first N training examples (quick runs)
+seed = 0                      # random seed
+device = "cpu"                # cpu, cuda or cuda:N
+out = "runs/text_generation"  # folder for the figures and metrics.json
+verbose = 1                   # 0 quiet, 1 progress bars, 2 one line per epoch
 
-# ----------------------------------------------------------------------------- the text
+# %%
+out = common.parameters(globals())
 
+# %% [markdown]
+# ## The text and the windows
+#
+# CPython's own `pydoc_data.topics` (the help texts, lower-cased): shipped with Python, no
+# download. Each training example is a window of `maxlen` characters and the character that
+# follows it; the last 10 % of the text is held out for validation.
+
+# %%
 def load_text() -> str:
     """CPython's documentation topics, joined in a fixed order and lowercased."""
     from pydoc_data.topics import topics
@@ -77,9 +101,15 @@ def baseline_bits(train_ids, x_val, y_val, vocab):
     return {"unigram": float(-np.log2(unigram[y_val]).mean()),
             "bigram": float(-np.log2(bigram[x_val[:, -1], y_val]).mean())}
 
+# %% [markdown]
+# ## The model, its loss, and how to sample from it
+#
+# Embedding → LSTM(units) → Dense(vocab) logits. The loss is the cross-entropy of the next
+# character, in bits: −log₂ p(next char) averaged over the windows (a model that knows nothing
+# pays log₂ vocab; the bigram baseline, p(c | previous c) counted on the training text, is the
+# number to beat). `generate` samples one character at a time from softmax(logits / T).
 
-# ----------------------------------------------------------------------------- the model
-
+# %%
 def build_model(vocab: int, maxlen: int, units: int, embed: int) -> nn.Sequential:
     """Embedding -> LSTM(units) -> Dense(vocab): the logits of the next character."""
     return nn.Sequential([nn.Input((maxlen,)), nn.Embedding(vocab, embed), nn.LSTM(units),
@@ -121,9 +151,10 @@ def generate(model, seed_ids, chars, length, temperatures, rng):
     model.train()
     return {f"{t:g}": "".join(s) for t, s in zip(temperatures, out)}
 
+# %% [markdown]
+# ## The figure, and the samples file
 
-# ----------------------------------------------------------------------------- the figure
-
+# %%
 def plot_bits(history, baselines, path):
     """Training bits per character batch by batch (smoothed), validation at each epoch's end."""
     fig = plot.new_figure((6.4, 4.0))
@@ -157,94 +188,89 @@ def write_samples(path, seed_text, per_epoch):
             lines += [f"--- temperature {t}", seed_text + s, ""]
     atomic_write(path, lambda f: f.write("\n".join(lines) + "\n"), binary=False)
 
+# %%
+started = time.perf_counter()
+text = load_text()
+chars = sorted(set(text))
+ids = encode(text, chars)
+split = int(len(ids) * 0.9)
+train_ids, val_ids = ids[:split], ids[split:]
+starts = np.arange(0, len(train_ids) - maxlen, step)
+x_train, y_train = windows(train_ids, maxlen, common.limit(starts, limit))
+val_starts = np.linspace(0, len(val_ids) - maxlen - 1,
+                         min(val_windows, len(val_ids) - maxlen)).astype(np.int64)
+x_val, y_val = windows(val_ids, maxlen, val_starts)
+vocab = len(chars)
+baselines = baseline_bits(train_ids, x_val, y_val, vocab)
+print(f"text: {len(text):,} characters, vocabulary {vocab}; {len(x_train):,} training windows "
+      f"of {maxlen}, {len(x_val):,} validation windows")
+print(f"baselines on the validation windows: unigram {baselines['unigram']:.3f}, "
+      f"bigram {baselines['bigram']:.3f} bits/char")
 
-# ----------------------------------------------------------------------------- main
+# %% [markdown]
+# ## Training, and samples after every epoch
+#
+# A hand-written loop (forward, loss, backward, RMSprop step), scoring the validation windows
+# after each epoch and sampling `sample_length` characters at each temperature from the same
+# seed text: low T repeats the likeliest words, high T invents spellings.
 
-def main(argv=None) -> dict:
-    p = common.parser(__doc__.splitlines()[0], epochs=3, out="runs/text_generation", batch_size=128)
-    p.add_argument("--maxlen", type=common.positive_int, default=40, help="window length (characters)")
-    p.add_argument("--step", type=common.positive_int, default=5, help="characters between window starts")
-    p.add_argument("--units", type=common.positive_int, default=128, help="LSTM units")
-    p.add_argument("--embed", type=common.positive_int, default=32, help="embedding size")
-    p.add_argument("--lr", type=float, default=0.01, help="RMSprop learning rate")
-    p.add_argument("--val-windows", type=common.positive_int, default=4000,
-                   help="validation windows (evenly spaced over the held-out text)")
-    p.add_argument("--sample-length", type=common.positive_int, default=300,
-                   help="characters generated per temperature after each epoch")
-    args = p.parse_args(argv)
-    out = common.setup(args)
+# %%
+model = build_model(vocab, maxlen, units, embed)
+if verbose:
+    model.summary()
+optimizer = mg.optim.RMSprop(model.parameters(), lr=lr)
+rng = backend.generator("cpu")                        # seeded by --seed
+seed_start = int(rng.integers(0, len(val_ids) - maxlen))
+seed_ids = val_ids[seed_start:seed_start + maxlen]
+seed_text = "".join(chars[i] for i in seed_ids)
+history = {"train_bits": [], "val_bits": [bits_per_char(model, x_val, y_val, vocab)],
+           "batch_bits": []}          # val_bits[0]: before training (about log2(vocab))
+samples = []
+for epoch in range(1, epochs + 1):
+    order = rng.permutation(len(x_train))
+    n_batches = -(-len(order) // batch_size)
+    bar = ProgressBar(n_batches, verbose=verbose)
+    total = 0.0
+    for b in range(n_batches):
+        idx = order[b * batch_size:(b + 1) * batch_size]
+        loss = step_loss(model, x_train[idx], y_train[idx], vocab)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        bits = common.check_finite("training loss", float(loss.item())) / LN2
+        history["batch_bits"].append(bits)
+        total += bits * len(idx)
+        bar.update(b + 1, {"bits/char": bits})
+    history["train_bits"].append(total / len(order))
+    history["val_bits"].append(bits_per_char(model, x_val, y_val, vocab))
+    bar.close({"bits/char": history["train_bits"][-1], "val bits/char": history["val_bits"][-1]})
+    samples.append(generate(model, seed_ids, chars, sample_length, TEMPERATURES, rng))
+    print(f"epoch {epoch}: training {history['train_bits'][-1]:.3f}, validation "
+          f"{history['val_bits'][-1]:.3f} bits/char (bigram {baselines['bigram']:.3f})")
+    for t, s in samples[-1].items():
+        print(f"  T={t}: {seed_text + s[:100]!r}")
+    write_samples(out / "samples.txt", seed_text, samples)
+wall_seconds = time.perf_counter() - started
 
-    with common.Timer() as timer:
-        text = load_text()
-        chars = sorted(set(text))
-        ids = encode(text, chars)
-        split = int(len(ids) * 0.9)
-        train_ids, val_ids = ids[:split], ids[split:]
-        starts = np.arange(0, len(train_ids) - args.maxlen, args.step)
-        x_train, y_train = windows(train_ids, args.maxlen, common.limit(starts, args.limit))
-        val_starts = np.linspace(0, len(val_ids) - args.maxlen - 1,
-                                 min(args.val_windows, len(val_ids) - args.maxlen)).astype(np.int64)
-        x_val, y_val = windows(val_ids, args.maxlen, val_starts)
-        vocab = len(chars)
-        baselines = baseline_bits(train_ids, x_val, y_val, vocab)
-        print(f"text: {len(text):,} characters, vocabulary {vocab}; {len(x_train):,} training windows "
-              f"of {args.maxlen}, {len(x_val):,} validation windows")
-        print(f"baselines on the validation windows: unigram {baselines['unigram']:.3f}, "
-              f"bigram {baselines['bigram']:.3f} bits/char")
+# %% [markdown]
+# ## Bits per character: training, validation, and the baselines
 
-        model = build_model(vocab, args.maxlen, args.units, args.embed)
-        if args.verbose:
-            model.summary()
-        optimizer = mg.optim.RMSprop(model.parameters(), lr=args.lr)
-        rng = backend.generator("cpu")                        # seeded by --seed
-        seed_start = int(rng.integers(0, len(val_ids) - args.maxlen))
-        seed_ids = val_ids[seed_start:seed_start + args.maxlen]
-        seed_text = "".join(chars[i] for i in seed_ids)
-        history = {"train_bits": [], "val_bits": [bits_per_char(model, x_val, y_val, vocab)],
-                   "batch_bits": []}          # val_bits[0]: before training (about log2(vocab))
-        samples = []
-        for epoch in range(1, args.epochs + 1):
-            order = rng.permutation(len(x_train))
-            n_batches = -(-len(order) // args.batch_size)
-            bar = ProgressBar(n_batches, verbose=args.verbose)
-            total = 0.0
-            for b in range(n_batches):
-                idx = order[b * args.batch_size:(b + 1) * args.batch_size]
-                loss = step_loss(model, x_train[idx], y_train[idx], vocab)
-                optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
-                bits = common.check_finite("training loss", float(loss.item())) / LN2
-                history["batch_bits"].append(bits)
-                total += bits * len(idx)
-                bar.update(b + 1, {"bits/char": bits})
-            history["train_bits"].append(total / len(order))
-            history["val_bits"].append(bits_per_char(model, x_val, y_val, vocab))
-            bar.close({"bits/char": history["train_bits"][-1], "val bits/char": history["val_bits"][-1]})
-            samples.append(generate(model, seed_ids, chars, args.sample_length, TEMPERATURES, rng))
-            print(f"epoch {epoch}: training {history['train_bits'][-1]:.3f}, validation "
-                  f"{history['val_bits'][-1]:.3f} bits/char (bigram {baselines['bigram']:.3f})")
-            for t, s in samples[-1].items():
-                print(f"  T={t}: {seed_text + s[:100]!r}")
-            write_samples(out / "samples.txt", seed_text, samples)
+# %%
+plot_bits(history, baselines, out / "bits_per_char.png")
+common.show(out / "bits_per_char.png")
 
-    plot_bits(history, baselines, out / "bits_per_char.png")
-    metrics = {
-        "characters": len(text), "vocabulary": vocab, "maxlen": args.maxlen, "step": args.step,
-        "units": args.units, "train_windows": len(x_train), "val_windows": len(x_val),
-        "baseline_bits_per_char": baselines,
-        "train_bits_per_char": history["train_bits"], "val_bits_per_char": history["val_bits"][1:],
-        "val_bits_per_char_before_training": history["val_bits"][0],
-        "final_val_bits_per_char": history["val_bits"][-1],
-        "beats_bigram": history["val_bits"][-1] < baselines["bigram"],
-        "seed_text": seed_text, "samples_last_epoch": samples[-1], "temperatures": list(TEMPERATURES),
-        "epochs": args.epochs, "seed": args.seed, "device": args.device,
-        "wall_seconds": timer.seconds,
-    }
-    common.write_json(out / "metrics.json", metrics)
-    print(f"wrote bits_per_char.png, samples.txt and metrics.json to {out} ({timer.seconds:.0f} s)")
-    return metrics
-
-
-if __name__ == "__main__":
-    sys.exit(0 if main() else 1)
+# %%
+metrics = {
+    "characters": len(text), "vocabulary": vocab, "maxlen": maxlen, "step": step,
+    "units": units, "train_windows": len(x_train), "val_windows": len(x_val),
+    "baseline_bits_per_char": baselines,
+    "train_bits_per_char": history["train_bits"], "val_bits_per_char": history["val_bits"][1:],
+    "val_bits_per_char_before_training": history["val_bits"][0],
+    "final_val_bits_per_char": history["val_bits"][-1],
+    "beats_bigram": history["val_bits"][-1] < baselines["bigram"],
+    "seed_text": seed_text, "samples_last_epoch": samples[-1], "temperatures": list(TEMPERATURES),
+    "epochs": epochs, "seed": seed, "device": device,
+    "wall_seconds": wall_seconds,
+}
+common.write_json(out / "metrics.json", metrics)
+print(f"wrote bits_per_char.png, samples.txt and metrics.json to {out} ({wall_seconds:.0f} s)")

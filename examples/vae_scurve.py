@@ -1,64 +1,63 @@
-"""The S-curve study: why does a VAE do so badly on a 1-D curve drawn in 2-D?
+# %% [markdown]
+# # The S-curve study: why does a VAE do so badly on a 1-D curve drawn in 2-D?
+#
+#     python examples/vae_scurve.py                    # 4 variants, 300 epochs each (about a minute)
+#     python examples/vae_scurve.py --epochs 20 --out runs/quick
+#
+# The data (minigrad.data.s_curve) are points along an S-shaped curve in the unit square, with
+# a little noise: a 1-D manifold in 2-D, so a VAE with a 1-D latent should be able to unroll it,
+# ordering the points by their position t along the curve. The MNIST VAE's recipe (sigmoid
+# decoder, binary cross-entropy + KL) does badly on it, and the lesson asks: why is performance
+# terrible? This script trains the same MLP VAE (2 -> 128 -> 128 -> z (1-D) -> 128 -> 128 -> 2,
+# sigmoid output) four ways, the reconstruction likelihood crossed with the KL term:
+#
+#     Bernoulli (BCE summed over the two coordinates)  vs  Gaussian with sigma = 0.05
+#     KL on (beta = 1, the ELBO)                       vs  KL off (beta = 0, a noisy autoencoder)
+#
+# and measures, on held-out points:
+#     error      mean distance in the plane between a point and its reconstruction
+#                decode(z_mean(x)) (the S spans ~0.9 x 0.9; a model that always outputs the
+#                data mean scores ~0.43)
+#     off-data   the fraction of the decoded curve's length (between the smallest and largest
+#                code) that lies further than 0.06 (3x the noise) from every data point
+#     coverage   mean distance from a point to the nearest point of the decoded curve
+#                {decode(z): z on a fine grid over the codes' range and [-3, 3]}
+#     rho        Spearman rank correlation of z_mean with t: +-1 when the code orders the
+#                points along the curve (unrolls it), ~0 when it folds the curve onto itself
+#     KL, posterior std exp(0.5 z_log_var), the spread (std) of z_mean across points
+#
+# The answer printed at the end is built from those numbers (see `answer()`), so it says what
+# this run shows. What the default run showed (seed 0, 300 epochs, ~50 s on a 2-core CPU):
+#
+#     variant            error   coverage   rho     KL (nats)
+#     Bernoulli + KL     0.424   0.424      +0.15   0.00      collapsed: q(z|x) = prior for every x
+#     Bernoulli, no KL   0.067   0.025      -0.41   15.6
+#     Gaussian + KL      0.090   0.053      +0.43   3.08
+#     Gaussian, no KL    0.091   0.045      -0.41   11.0
+#
+# So the lesson's recipe fails by posterior collapse: BCE on real-valued coordinates behaves like a
+# Gaussian with std sqrt(x (1 - x)) ~ 0.39, far too tolerant of errors to pay any KL for a code,
+# and the decoder outputs the data mean. A Gaussian likelihood (sigma 0.05) or dropping the KL
+# term each avoid the collapse (errors 0.07-0.09, 5-6x lower), but the 1-D code still folds the
+# S (|rho| ~ 0.4) and the decoded curve cuts through empty space between the pieces. Seeds 1 and
+# 2 give the same collapse under BCE + KL (KL 0.00, error 0.43) and errors 0.05-0.11 for the
+# other three; how well the code orders the points varies with the seed (|rho| from 0.04 to 0.91;
+# one of the nine non-collapsed runs reached |rho| >= 0.9).
+#
+# Writes to --out (default runs/vae_scurve): scurve.png (for each variant, the encoder's embedding
+# z_mean against t above the decoded curve drawn over the data) and metrics.json.
 
-    python examples/vae_scurve.py                    # 4 variants, 300 epochs each (about a minute)
-    python examples/vae_scurve.py --epochs 20 --out runs/quick
-
-The data (minigrad.data.s_curve) are points along an S-shaped curve in the unit square, with
-a little noise: a 1-D manifold in 2-D, so a VAE with a 1-D latent should be able to unroll it,
-ordering the points by their position t along the curve. The MNIST VAE's recipe (sigmoid
-decoder, binary cross-entropy + KL) does badly on it, and the lesson asks: why is performance
-terrible? This script trains the same MLP VAE (2 -> 128 -> 128 -> z (1-D) -> 128 -> 128 -> 2,
-sigmoid output) four ways, the reconstruction likelihood crossed with the KL term:
-
-    Bernoulli (BCE summed over the two coordinates)  vs  Gaussian with sigma = 0.05
-    KL on (beta = 1, the ELBO)                       vs  KL off (beta = 0, a noisy autoencoder)
-
-and measures, on held-out points:
-    error      mean distance in the plane between a point and its reconstruction
-               decode(z_mean(x)) (the S spans ~0.9 x 0.9; a model that always outputs the
-               data mean scores ~0.43)
-    off-data   the fraction of the decoded curve's length (between the smallest and largest
-               code) that lies further than 0.06 (3x the noise) from every data point
-    coverage   mean distance from a point to the nearest point of the decoded curve
-               {decode(z): z on a fine grid over the codes' range and [-3, 3]}
-    rho        Spearman rank correlation of z_mean with t: +-1 when the code orders the
-               points along the curve (unrolls it), ~0 when it folds the curve onto itself
-    KL, posterior std exp(0.5 z_log_var), the spread (std) of z_mean across points
-
-The answer printed at the end is built from those numbers (see `answer()`), so it says what
-this run shows. What the default run showed (seed 0, 300 epochs, ~50 s on a 2-core CPU):
-
-    variant            error   coverage   rho     KL (nats)
-    Bernoulli + KL     0.424   0.424      +0.15   0.00      collapsed: q(z|x) = prior for every x
-    Bernoulli, no KL   0.067   0.025      -0.41   15.6
-    Gaussian + KL      0.090   0.053      +0.43   3.08
-    Gaussian, no KL    0.091   0.045      -0.41   11.0
-
-So the lesson's recipe fails by posterior collapse: BCE on real-valued coordinates behaves like a
-Gaussian with std sqrt(x (1 - x)) ~ 0.39, far too tolerant of errors to pay any KL for a code,
-and the decoder outputs the data mean. A Gaussian likelihood (sigma 0.05) or dropping the KL
-term each avoid the collapse (errors 0.07-0.09, 5-6x lower), but the 1-D code still folds the
-S (|rho| ~ 0.4) and the decoded curve cuts through empty space between the pieces. Seeds 1 and
-2 give the same collapse under BCE + KL (KL 0.00, error 0.43) and errors 0.05-0.11 for the
-other three; how well the code orders the points varies with the seed (|rho| from 0.04 to 0.91;
-one of the nine non-collapsed runs reached |rho| >= 0.9).
-
-Writes to --out (default runs/vae_scurve): scurve.png (for each variant, the encoder's embedding
-z_mean against t above the decoded curve drawn over the data) and metrics.json.
-"""
-from __future__ import annotations
-
-import sys
+# %%
 import time
 
 import numpy as np
 
-import common  # noqa: E402  (examples/common.py; also puts the repo on sys.path)
+import common  # examples/common.py: parameters, figures, metrics (and puts the repo on sys.path)
 import minigrad as mg
 from minigrad.data import s_curve
 from minigrad.nn.progress import ProgressBar
 from models.vae import MLPVAE, Trainer
-from vae_mnist import fit, save_figure
+from vae_training import fit, save_figure
 
 HIDDEN = (128, 128)
 NEAR = 0.06        # 3x the data's noise: a decoded point further than this from every data point is off the S
@@ -70,7 +69,30 @@ VARIANTS = [  # (key, likelihood, beta, column title)
 ]
 TITLES = {key: title for key, _, _, title in VARIANTS}
 
+# %% tags=["parameters"]
+epochs = 300             # training epochs
+points = 2000            # training points on the S-curve
+sigma = 0.05             # std of the Gaussian likelihood
+batch_size = 100         # mini-batch size
+limit = None             # use only the first N training examples (quick runs)
+seed = 0                 # random seed
+device = "cpu"           # cpu, cuda or cuda:N
+out = "runs/vae_scurve"  # folder for the figures and metrics.json
+verbose = 1              # 0 quiet, 1 progress bars, 2 one line per epoch
 
+# %%
+out = common.parameters(globals())
+
+# %% [markdown]
+# ## The measures
+#
+# Each trained variant is read on held-out points: the reconstruction error, how much of the
+# decoded curve runs off the data, how well the decoded curve covers the data, and the rank
+# correlation rho of the 1-D code with the position t along the S (`study`). `answer` turns
+# the four variants' numbers into the sentences printed at the end, so the conclusion is this
+# run's, not a hard-coded one.
+
+# %%
 def spearman(a, b) -> float:
     """Spearman's rank correlation (no ties in continuous data); 0 when a is constant."""
     ra, rb = np.argsort(np.argsort(a)), np.argsort(np.argsort(b))
@@ -165,7 +187,14 @@ def answer(results: dict, baseline: float, bce_sigma: float, sigma: float, near:
         + f"the lowest error here is {TITLES[best]}'s ({r[best]['error']:.3f}).")
     return lines
 
+# %% [markdown]
+# ## The figure
+#
+# One column per variant. Top: the code z_mean of each test point against its position t on
+# the curve (a monotone line = the code unrolls the S; a V or a flat band = it folds or
+# ignores it). Bottom: the decoded curve over the data.
 
+# %%
 def figure(results, x, t, path) -> None:
     """One column per variant: z_mean against t (top), the decoded curve over the data (bottom)."""
     import matplotlib
@@ -218,70 +247,77 @@ def figure(results, x, t, path) -> None:
                  fontsize=10, fontweight="bold")
     save_figure(fig, path, dpi=100)
 
+# %% [markdown]
+# ## The data and the four variants
+#
+# Every variant starts from the same weights (`mg.manual_seed(seed)` before each); only the
+# likelihood and the KL weight beta differ. `mean_predictor_error` is the error of a model
+# that always outputs the data mean: a variant near it has learned nothing about x.
 
-def main(argv=None) -> dict:
-    p = common.parser(__doc__.splitlines()[0], epochs=300, out="runs/vae_scurve", batch_size=100)
-    p.add_argument("--points", type=int, default=2000, help="training points on the S-curve")
-    p.add_argument("--sigma", type=float, default=0.05, help="std of the Gaussian likelihood")
-    args = p.parse_args(argv)
-    started = time.perf_counter()
-    out = common.setup(args)
-    n_train = args.points if args.limit is None else min(args.points, args.limit)
-    x, t = s_curve(n_train, seed=args.seed)
-    x_test, t_test = s_curve(1000, seed=args.seed + 1000)
-    baseline = float(np.linalg.norm(x_test - x.mean(axis=0), axis=1).mean())
-    bce_sigma = float(np.sqrt((x_test * (1 - x_test)).mean()))
-    print(f"S-curve: {len(x):,} training points, {len(x_test):,} test points; "
-          f"{len(VARIANTS)} variants x {args.epochs} epochs")
+# %%
+started = time.perf_counter()
+n_train = points if limit is None else min(points, limit)
+x, t = s_curve(n_train, seed=seed)
+x_test, t_test = s_curve(1000, seed=seed + 1000)
+baseline = float(np.linalg.norm(x_test - x.mean(axis=0), axis=1).mean())
+bce_sigma = float(np.sqrt((x_test * (1 - x_test)).mean()))
+print(f"S-curve: {len(x):,} training points, {len(x_test):,} test points; "
+      f"{len(VARIANTS)} variants x {epochs} epochs")
 
-    metrics = {"epochs": args.epochs, "batch_size": args.batch_size, "seed": args.seed,
-               "device": args.device, "n_train": len(x), "n_test": len(x_test), "hidden": list(HIDDEN),
-               "latent_dim": 1, "sigma": args.sigma, "mean_predictor_error": baseline,
-               "bce_equivalent_sigma": bce_sigma, "variants": {}}
-    results = {}
-    for key, likelihood, beta, title in VARIANTS:
-        mg.manual_seed(args.seed)                      # every variant starts from the same weights
-        model = MLPVAE(input_dim=2, hidden=HIDDEN, latent_dim=1, likelihood=likelihood, beta=beta,
-                       sigma=args.sigma).to(args.device)
-        bar = None
-        if args.verbose == 1:                          # one bar per variant, over the epochs
-            print(f"{title}:", flush=True)
-            bar = ProgressBar(args.epochs, 1)
+metrics = {"epochs": epochs, "batch_size": batch_size, "seed": seed,
+           "device": device, "n_train": len(x), "n_test": len(x_test), "hidden": list(HIDDEN),
+           "latent_dim": 1, "sigma": sigma, "mean_predictor_error": baseline,
+           "bce_equivalent_sigma": bce_sigma, "variants": {}}
+results = {}
+for key, likelihood, beta, title in VARIANTS:
+    mg.manual_seed(seed)                      # every variant starts from the same weights
+    model = MLPVAE(input_dim=2, hidden=HIDDEN, latent_dim=1, likelihood=likelihood, beta=beta,
+                   sigma=sigma).to(device)
+    bar = None
+    if verbose == 1:                          # one bar per variant, over the epochs
+        print(f"{title}:", flush=True)
+        bar = ProgressBar(epochs, 1)
 
-        def progress(epoch, history):
-            if bar is not None:
-                bar.update(epoch, {"loss": history["train_loss"][-1], "test_loss": history["test_loss"][-1]})
-
-        with common.Timer() as timer:
-            history = fit(Trainer(model), x, x_test, args.epochs, args.batch_size,
-                          2 if args.verbose == 2 else 0, on_epoch=progress, label=f"[{title}] ")
+    def progress(epoch, history):
         if bar is not None:
-            bar.close({"loss": history["train_loss"][-1], "test_loss": history["test_loss"][-1]})
-        r = study(model, x_test, t_test, NEAR)
-        r.update({"test_loss": history["test_loss"][-1], "test_reconstruction": history["test_reconstruction"][-1],
-                  "test_kl": history["test_kl"][-1], "train_seconds": timer.seconds})
-        results[key] = r
-        scalars = {k: v for k, v in r.items() if isinstance(v, float)}
-        for name, value in scalars.items():
-            common.check_finite(f"{key} {name}", value)
-        metrics["variants"][key] = {"likelihood": likelihood, "beta": beta, **scalars,
-                                    "test_loss_per_epoch": history["test_loss"]}
-        print(f"  {title:>24}: error {r['error']:.3f}  coverage {r['coverage']:.3f}  rho {r['rho']:+.2f}  "
-              f"KL {r['test_kl']:.2f}  posterior std {r['posterior_std']:.3f}  "
-              f"z spread {r['z_mean_std']:.3f}  [{timer.seconds:.1f} s]", flush=True)
+            bar.update(epoch, {"loss": history["train_loss"][-1], "test_loss": history["test_loss"][-1]})
 
-    figure(results, x_test, t_test, out / "scurve.png")
-    lines = answer(results, baseline, bce_sigma, args.sigma, NEAR)
-    print("\nWhy is performance terrible? What this run shows:")
-    for line in lines:
-        print("  - " + line)
-    metrics["answer"] = lines
-    metrics["figures"] = ["scurve.png"]
-    metrics["wall_time_s"] = time.perf_counter() - started
-    common.write_json(out / "metrics.json", metrics)
-    print(f"wall time {metrics['wall_time_s']:.1f} s; figure and metrics.json in {out}")
-    return metrics
+    with common.Timer() as timer:
+        history = fit(Trainer(model), x, x_test, epochs, batch_size,
+                      2 if verbose == 2 else 0, on_epoch=progress, label=f"[{title}] ")
+    if bar is not None:
+        bar.close({"loss": history["train_loss"][-1], "test_loss": history["test_loss"][-1]})
+    r = study(model, x_test, t_test, NEAR)
+    r.update({"test_loss": history["test_loss"][-1], "test_reconstruction": history["test_reconstruction"][-1],
+              "test_kl": history["test_kl"][-1], "train_seconds": timer.seconds})
+    results[key] = r
+    scalars = {k: v for k, v in r.items() if isinstance(v, float)}
+    for name, value in scalars.items():
+        common.check_finite(f"{key} {name}", value)
+    metrics["variants"][key] = {"likelihood": likelihood, "beta": beta, **scalars,
+                                "test_loss_per_epoch": history["test_loss"]}
+    print(f"  {title:>24}: error {r['error']:.3f}  coverage {r['coverage']:.3f}  rho {r['rho']:+.2f}  "
+          f"KL {r['test_kl']:.2f}  posterior std {r['posterior_std']:.3f}  "
+          f"z spread {r['z_mean_std']:.3f}  [{timer.seconds:.1f} s]", flush=True)
 
 
-if __name__ == "__main__":
-    sys.exit(0 if main() else 1)
+# %% [markdown]
+# ## The four variants, side by side
+
+# %%
+figure(results, x_test, t_test, out / "scurve.png")
+common.show(out / "scurve.png")
+
+# %% [markdown]
+# ## Why is performance terrible? The answer this run gives
+
+# %%
+lines = answer(results, baseline, bce_sigma, sigma, NEAR)
+print("\nWhy is performance terrible? What this run shows:")
+for line in lines:
+    print("  - " + line)
+metrics["answer"] = lines
+metrics["figures"] = ["scurve.png"]
+metrics["wall_time_s"] = time.perf_counter() - started
+common.write_json(out / "metrics.json", metrics)
+print(f"wall time {metrics['wall_time_s']:.1f} s; figure and metrics.json in {out}")

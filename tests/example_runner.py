@@ -1,7 +1,9 @@
 """Running an example script as a user does, and checking what it wrote (shared by the
 tests/test_examples_*.py files)."""
+import ast
 import importlib.util
 import json
+import types
 import math
 import os
 import subprocess
@@ -16,6 +18,29 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 needs_matplotlib = pytest.mark.skipif(importlib.util.find_spec("matplotlib") is None,
                                       reason="matplotlib is not installed (pip install 'minigrad[examples]')")
+
+
+def load_definitions(name):
+    """The functions, classes, imports and CONSTANTS of examples/<name>.py as a module, without
+    running the lesson: a lesson is a notebook whose cells run top to bottom, so importing it
+    would train. Only top-level def/class/import statements and assignments to UPPER_CASE names
+    are executed."""
+    path = EXAMPLES / f"{name}.py"
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+
+    def is_definition(node):
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef, ast.Import, ast.ImportFrom)):
+            return True
+        return (isinstance(node, ast.Assign)
+                and all(isinstance(t, ast.Name) and t.id.isupper() for t in node.targets))
+
+    tree.body = [node for node in tree.body if is_definition(node)]
+    module = types.ModuleType(f"example_{name}")
+    module.__file__ = str(path)
+    if str(EXAMPLES) not in sys.path:           # the lessons import common (and common the repo)
+        sys.path.insert(0, str(EXAMPLES))
+    exec(compile(tree, str(path), "exec"), module.__dict__)    # noqa: S102 - our own lesson file
+    return module
 
 
 def mnist_unavailable_reason():

@@ -15,29 +15,22 @@ import pytest
 
 import minigrad as mg
 
-from .example_runner import assert_finite_numbers, assert_pngs, load_metrics, needs_matplotlib, run_example
+from .example_runner import (assert_finite_numbers, assert_pngs, load_definitions, load_metrics, needs_matplotlib,
+                             run_example)
 
 REPO = Path(__file__).resolve().parent.parent
 needs_scipy = pytest.mark.skipif(importlib.util.find_spec("scipy") is None,
                                  reason="scipy is not installed (it comes with mlxtend: pip install mlxtend)")
 
 
-def load_example(name):
-    """An example script as a module (examples/ is not a package)."""
-    spec = importlib.util.spec_from_file_location(f"example_{name}", REPO / "examples" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
 def wcs():
-    return load_example("what_convnets_see")
+    return load_definitions("what_convnets_see")
 
 
 @pytest.fixture(scope="module")
 def sweep():
-    return load_example("latent_sweep")
+    return load_definitions("latent_sweep")
 
 
 @pytest.fixture
