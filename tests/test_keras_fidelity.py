@@ -347,3 +347,15 @@ def test_fit_initial_epoch_must_be_a_whole_number():
     model, x, y = _compiled()
     with pytest.raises(ValueError, match=r"fit: initial_epoch must be an integer between 0 and epochs \(3\), got 1.5"):
         model.fit(x, y, epochs=3, initial_epoch=1.5, verbose=0)
+
+
+# ----------------------------------------------------------------------------- regularizers
+
+def test_activity_regularizer_is_divided_by_the_batch_size_as_keras3(device):
+    """Keras 3.15: Dense(4, kernel_initializer="ones", activity_regularizer=l2(1e-3)) on ones((5, 3))
+    has losses [0.036] (1e-3 * 5 * 4 * 3^2 / 5); main summed over the batch (0.18)."""
+    dense = nn.Dense(4, kernel_initializer="ones", activity_regularizer=nn.regularizers.l2(1e-3))
+    dense(mg.tensor(np.ones((5, 3), np.float32), device=device))
+    assert [t.item() for t in dense.losses] == [pytest.approx(0.036, rel=1e-6)]
+    dense(mg.tensor(np.ones((0, 3), np.float32), device=device))
+    assert [t.item() for t in dense.losses] == [0.0]                  # an empty batch adds 0

@@ -204,7 +204,7 @@ class Module:
         finally:
             _calls.depth -= 1
         if self.activity_regularizer is not None and isinstance(out, Tensor):
-            self.add_loss(self.activity_regularizer(out))
+            self.add_loss(_per_sample_penalty(self.activity_regularizer, out))
         if self.supports_masking and isinstance(inputs, Tensor) and isinstance(out, Tensor) \
                 and mask_of(out) is None:      # Dropout's new tensor keeps Embedding's mask (Keras)
             attach_mask(out, mask_of(inputs))
@@ -592,6 +592,15 @@ class Module:
 
     def __repr__(self):
         return f"{type(self).__name__}(name='{self.name}')"
+
+
+def _per_sample_penalty(regularizer, out: Tensor) -> Tensor:
+    """An activity regularizer's penalty of a batch's output divided by the batch size (Keras 3),
+    0 for an empty batch; a 0-d output is not divided."""
+    penalty = regularizer(out)
+    if out.ndim == 0:
+        return penalty
+    return penalty / out.shape[0] if out.shape[0] else penalty * 0.0
 
 
 # ---------------------------------------------------------------------- tracking containers

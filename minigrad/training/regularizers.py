@@ -13,8 +13,10 @@ weight's penalty (listed in model.losses) to the loss at each step.
 
 `kernel_regularizer=` / `bias_regularizer=` take a regularizer, a name ("l1", "l2", "l1_l2"),
 or any function of a weight tensor returning a scalar tensor. `activity_regularizer=`
-penalises the layer's output instead, once per forward pass, summed over the batch as Keras 3
-does (tf.keras 2 divided it by the batch size): its weight in the loss grows with the batch.
+penalises the layer's output instead, once per forward pass: the penalty of the whole batch's
+output divided by the batch size, as Keras 3 does (keras/src/layers/layer.py, 3.15: "Normalize
+by batch size to ensure consistent regularization strength across batch sizes"), so its weight
+in the loss does not grow with the batch. An empty batch adds 0 (Keras' divide_no_nan).
 """
 from __future__ import annotations
 
