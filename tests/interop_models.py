@@ -3,7 +3,11 @@ the graph a converter must replay, and each has random weights far from zero eve
 (biases and batch-norm statistics included), so that a weight not copied shows."""
 import numpy as np
 
+import minigrad as mg
 from minigrad import nn
+from minigrad.nn import (GRU, LSTM, AveragePooling1D, Bidirectional, Conv1D, Conv2D, Embedding,
+                         GlobalAveragePooling1D, GlobalAveragePooling2D, GlobalMaxPooling1D, GlobalMaxPooling2D,
+                         MaxPooling1D, Sequential, SimpleRNN)
 
 
 def residual():
@@ -92,3 +96,55 @@ def as_list(outputs, model):
     if isinstance(outputs, dict):
         return [outputs[name] for name in model.output_names]
     return list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
+
+
+# ---------------------------------------------------------------------- sequence models
+# Each converter test picks the ones it supports (PyTorch's GRU is the reset_after=True form only).
+
+SEQUENCE_MODELS = {
+    "lstm": lambda: Sequential([LSTM(5, return_sequences=True, input_shape=(7, 4)), LSTM(3)]),
+    "gru": lambda: Sequential([GRU(5, return_sequences=True, input_shape=(7, 4)), GRU(3, use_bias=False)]),
+    "gru_reset_before": lambda: Sequential([GRU(5, return_sequences=True, input_shape=(7, 4)),
+                                            GRU(3, reset_after=False)]),
+    "simple_rnn": lambda: Sequential([SimpleRNN(5, return_sequences=True, input_shape=(7, 4)),
+                                      GlobalAveragePooling1D()]),
+    "bidirectional_concat": lambda: Sequential([Bidirectional(LSTM(3, return_sequences=True), input_shape=(7, 4)),
+                                                Bidirectional(GRU(2))]),
+    "bidirectional_concat_sum": lambda: Sequential([
+        Bidirectional(LSTM(3, return_sequences=True), input_shape=(7, 4)),
+        Bidirectional(GRU(2), merge_mode="sum")]),
+    "bidirectional_ave_mul": lambda: Sequential([
+        Bidirectional(GRU(3, return_sequences=True), merge_mode="ave", input_shape=(7, 4)),
+        Bidirectional(LSTM(2), merge_mode="mul")]),
+    "bidirectional_rnn_ave_mul_no_bias": lambda: Sequential([
+        Bidirectional(SimpleRNN(3, return_sequences=True), merge_mode="ave", input_shape=(7, 4)),
+        Bidirectional(LSTM(2, use_bias=False), merge_mode="mul")]),
+    "conv1d": lambda: Sequential([Conv1D(5, 3, padding="causal", dilation_rate=2, activation="tanh", input_shape=(7, 4)),
+                                  MaxPooling1D(2, padding="same"), Conv1D(4, 2, strides=2, padding="same"),
+                                  AveragePooling1D(2, strides=1), GlobalMaxPooling1D()]),
+    "conv1d_same_average": lambda: Sequential([
+        Conv1D(5, 3, padding="causal", dilation_rate=2, activation="tanh", input_shape=(7, 4)),
+        MaxPooling1D(2, padding="same"), Conv1D(4, 2, strides=2, padding="same"),
+        AveragePooling1D(2, strides=1, padding="same"), GlobalMaxPooling1D()]),
+    "embedding_lstm": lambda: Sequential([Embedding(10, 4, input_shape=(6,)), LSTM(3)]),
+    "embedding_gru": lambda: Sequential([Embedding(10, 4, input_shape=(6,)), GRU(3)]),
+    "global_2d": lambda: Sequential([Conv2D(4, 3, input_shape=(3, 5, 5)), GlobalMaxPooling2D(keepdims=True),
+                                     GlobalAveragePooling2D()]),
+}
+
+
+def sequence_input(name, rng):
+    if name.startswith("embedding"):
+        return rng.integers(0, 10, (3, 6)).astype("int64")
+    if name == "global_2d":
+        return rng.normal(size=(2, 3, 5, 5)).astype("float32")
+    return rng.normal(size=(3, 7, 4)).astype("float32")
+
+
+def random_biases(model, rng):
+    """Biases away from zero (the recurrent layers start with zeros but train them)."""
+    for layer in model.modules():
+        if getattr(layer, "use_bias", False) and isinstance(getattr(layer, "bias", None), mg.nn.Parameter):
+            weights = layer.get_weights()
+            weights[-1] = rng.normal(0, 0.5, weights[-1].shape)
+            layer.set_weights(weights)

@@ -10,9 +10,7 @@ from hypothesis import strategies as st
 
 import minigrad as mg
 from minigrad.interop import export_onnx
-from minigrad.nn import (GRU, LSTM, AveragePooling1D, Bidirectional, Conv1D, Embedding,
-                         GlobalAveragePooling1D, GlobalAveragePooling2D, GlobalMaxPooling1D,
-                         GlobalMaxPooling2D, MaxPooling1D, SimpleRNN)
+from minigrad.nn import (LSTM, Embedding)
 from minigrad.nn import (Activation, BatchNormalization, Conv2D, Conv2DTranspose, Dense, Dropout,
                          Flatten, Input, Lambda, LeakyReLU, MaxPooling2D, Model, Module, Reshape, Sequential,
                          UpSampling2D, ZeroPadding2D)
@@ -146,40 +144,9 @@ def test_unbuilt_model_is_built_for_input_shape(tmp_path):
 # ---------------------------------------------------------------------- sequence layers
 
 
-SEQUENCE_MODELS = {
-    "lstm": lambda: Sequential([LSTM(5, return_sequences=True, input_shape=(7, 4)), LSTM(3)]),
-    "gru": lambda: Sequential([GRU(5, return_sequences=True, input_shape=(7, 4)), GRU(3, reset_after=False)]),
-    "simple_rnn": lambda: Sequential([SimpleRNN(5, return_sequences=True, input_shape=(7, 4)),
-                                      GlobalAveragePooling1D()]),
-    "bidirectional_concat_sum": lambda: Sequential([
-        Bidirectional(LSTM(3, return_sequences=True), input_shape=(7, 4)),
-        Bidirectional(GRU(2), merge_mode="sum")]),
-    "bidirectional_ave_mul": lambda: Sequential([
-        Bidirectional(SimpleRNN(3, return_sequences=True), merge_mode="ave", input_shape=(7, 4)),
-        Bidirectional(LSTM(2, use_bias=False), merge_mode="mul")]),
-    "conv1d": lambda: Sequential([Conv1D(5, 3, padding="causal", dilation_rate=2, activation="tanh", input_shape=(7, 4)),
-                                  MaxPooling1D(2, padding="same"), Conv1D(4, 2, strides=2, padding="same"),
-                                  AveragePooling1D(2, strides=1, padding="same"), GlobalMaxPooling1D()]),
-    "embedding": lambda: Sequential([Embedding(10, 4, input_shape=(6,)), GRU(3)]),
-    "global_2d": lambda: Sequential([Conv2D(4, 3, input_shape=(3, 5, 5)), GlobalMaxPooling2D(keepdims=True),
-                                     GlobalAveragePooling2D()]),
-}
-
-
-def sequence_input(name, rng):
-    if name == "embedding":
-        return rng.integers(0, 10, (3, 6)).astype("int64")
-    if name == "global_2d":
-        return rng.normal(size=(2, 3, 5, 5)).astype("float32")
-    return rng.normal(size=(3, 7, 4)).astype("float32")
-
-
-def random_biases(model, rng):
-    for layer in model.modules():
-        if getattr(layer, "use_bias", False) and isinstance(getattr(layer, "bias", None), mg.nn.Parameter):
-            weights = layer.get_weights()
-            weights[-1] = rng.normal(0, 0.5, weights[-1].shape)
-            layer.set_weights(weights)
+SEQUENCE_MODELS = {name: interop_models.SEQUENCE_MODELS[name] for name in (
+    "lstm", "gru_reset_before", "simple_rnn", "bidirectional_concat_sum", "bidirectional_rnn_ave_mul_no_bias", "conv1d_same_average", "embedding_gru", "global_2d")}
+sequence_input, random_biases = interop_models.sequence_input, interop_models.random_biases
 
 
 @pytest.mark.parametrize("name", list(SEQUENCE_MODELS))

@@ -10,9 +10,7 @@ from hypothesis import strategies as st
 
 import minigrad as mg
 from minigrad.interop import from_torch_state_dict, to_torch
-from minigrad.nn import (GRU, LSTM, AveragePooling1D, Bidirectional, Conv1D, Embedding,
-                         GlobalAveragePooling1D, GlobalAveragePooling2D, GlobalMaxPooling1D,
-                         GlobalMaxPooling2D, MaxPooling1D, SimpleRNN)
+from minigrad.nn import GRU, LSTM, AveragePooling1D, Bidirectional, Embedding, SimpleRNN
 from minigrad.nn import (Activation, BatchNormalization, Conv2D, Conv2DTranspose, Dense, Dropout,
                          Flatten, Input, Lambda, LeakyReLU, MaxPooling2D, Model, Module, Reshape, Sequential,
                          UpSampling2D, ZeroPadding2D)
@@ -181,40 +179,9 @@ def test_state_dict_that_does_not_fit():
 # ---------------------------------------------------------------------- sequence layers
 
 
-SEQUENCE_MODELS = {
-    "lstm": lambda: Sequential([LSTM(5, return_sequences=True, input_shape=(7, 4)), LSTM(3)]),
-    "gru": lambda: Sequential([GRU(5, return_sequences=True, input_shape=(7, 4)), GRU(3, use_bias=False)]),
-    "simple_rnn": lambda: Sequential([SimpleRNN(5, return_sequences=True, input_shape=(7, 4)),
-                                      GlobalAveragePooling1D()]),
-    "bidirectional_concat": lambda: Sequential([Bidirectional(LSTM(3, return_sequences=True), input_shape=(7, 4)),
-                                                Bidirectional(GRU(2))]),
-    "bidirectional_ave_mul": lambda: Sequential([
-        Bidirectional(GRU(3, return_sequences=True), merge_mode="ave", input_shape=(7, 4)),
-        Bidirectional(LSTM(2), merge_mode="mul")]),
-    "conv1d": lambda: Sequential([Conv1D(5, 3, padding="causal", dilation_rate=2, activation="tanh", input_shape=(7, 4)),
-                                  MaxPooling1D(2, padding="same"), Conv1D(4, 2, strides=2, padding="same"),
-                                  AveragePooling1D(2, strides=1), GlobalMaxPooling1D()]),
-    "embedding": lambda: Sequential([Embedding(10, 4, input_shape=(6,)), LSTM(3)]),
-    "global_2d": lambda: Sequential([Conv2D(4, 3, input_shape=(3, 5, 5)), GlobalMaxPooling2D(keepdims=True),
-                                     GlobalAveragePooling2D()]),
-}
-
-
-def sequence_input(name, rng):
-    if name == "embedding":
-        return rng.integers(0, 10, (3, 6)).astype("int64")
-    if name == "global_2d":
-        return rng.normal(size=(2, 3, 5, 5)).astype("float32")
-    return rng.normal(size=(3, 7, 4)).astype("float32")
-
-
-def random_biases(model, rng):
-    """Biases away from zero (the recurrent layers start with zeros but train them)."""
-    for layer in model.modules():
-        if getattr(layer, "use_bias", False) and isinstance(getattr(layer, "bias", None), mg.nn.Parameter):
-            weights = layer.get_weights()
-            weights[-1] = rng.normal(0, 0.5, weights[-1].shape)
-            layer.set_weights(weights)
+SEQUENCE_MODELS = {name: interop_models.SEQUENCE_MODELS[name] for name in (
+    "lstm", "gru", "simple_rnn", "bidirectional_concat", "bidirectional_ave_mul", "conv1d", "embedding_lstm", "global_2d")}
+sequence_input, random_biases = interop_models.sequence_input, interop_models.random_biases
 
 
 @pytest.mark.parametrize("name", list(SEQUENCE_MODELS))
@@ -368,3 +335,39 @@ def test_functional_models_that_cannot_be_converted_name_the_reason():
     y = Input((3,))
     with pytest.raises(ValueError, match="used in model .* and again in model"):
         to_torch(Model(y, dense(inner(y))))
+
+
+# ---------------------------------------------------------------------- recurrent layers train the same
+
+@pytest.mark.parametrize("build", [
+    lambda: Sequential([LSTM(6, return_sequences=True, input_shape=(5, 3)), LSTM(4), Dense(2)]),
+    lambda: Sequential([Bidirectional(SimpleRNN(3), input_shape=(5, 3)), Dense(2)]),
+    lambda: Sequential([GRU(4, input_shape=(5, 3)), Dense(2)]),
+], ids=["lstm", "bidirectional_simple_rnn", "gru"])
+def test_a_converted_recurrent_model_trains_the_same_in_pytorch(build):
+    """Issue 20.7: the same trainable parameter count (the LSTM's 316, not 348) and the same
+    weights after SGD steps on the same batches."""
+    mg.manual_seed(0)
+    model = build()
+    interop_models.random_biases(model, np.random.default_rng(1))
+    net = to_torch(model)
+    trainable = [p for p in net.parameters() if p.requires_grad]
+    assert sum(p.numel() for p in trainable) == model.count_params()
+    rng = np.random.default_rng(2)
+    x, y = rng.normal(size=(8, 5, 3)).astype("float32"), rng.normal(size=(8, 2)).astype("float32")
+    model.compile(optimizer=SGD(lr=0.1), loss="mse")
+    model.fit(x, y, batch_size=4, epochs=2, shuffle=False, verbose=0)
+    opt = torch.optim.SGD(net.parameters(), lr=0.1)
+    net.train()
+    for _ in range(2):
+        for i in range(0, 8, 4):
+            opt.zero_grad()
+            loss = torch.nn.functional.mse_loss(net(torch.from_numpy(x[i:i + 4])), torch.from_numpy(y[i:i + 4]))
+            loss.backward()
+            opt.step()
+    back = build()
+    from_torch_state_dict(back, net.state_dict())
+    for a, b in zip(model.get_weights(), back.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+    frozen = [name for name, p in net.named_parameters() if not p.requires_grad]
+    assert all("bias_hh" in name for name in frozen) and (not frozen) == isinstance(model.layers[0], GRU)

@@ -25,8 +25,9 @@ Both layouts are NCHW, so most weights copy as they are. The differences, layer 
     MaxPooling2D "same" a ConstantPad2d of -inf before MaxPool2d
     activation=...      a separate activation module after the layer (named <layer>_<activation>)
     Embedding, Conv1D (between two transposes: torch's is channels-first), MaxPooling1D,
-    AveragePooling1D (valid), the global poolings, SimpleRNN/LSTM/GRU (gates reordered),
-    Bidirectional; UpSampling2D, ZeroPadding2D, Flatten, Reshape, Dropout, LeakyReLU, Activation
+    AveragePooling1D (valid), the global poolings, SimpleRNN/LSTM/GRU (gates reordered; the
+    LSTM's and SimpleRNN's one bias is torch's bias_ih, torch's bias_hh stays zero and frozen,
+    so the trainable parameters and their updates are the same on both sides), Bidirectional; UpSampling2D, ZeroPadding2D, Flatten, Reshape, Dropout, LeakyReLU, Activation
     Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate: small modules of their op
 The paddings are those of the input size the model was built for; a model built for
 (1, 28, 28) gives a module that is exact for 28x28 images.
@@ -391,6 +392,10 @@ def _convert_recurrent(layer, torch, dtype):
         if cell.use_bias:
             _copy(getattr(rnn, "bias_ih" + suffix), walk.gate_blocks(b_in, order, cell.gates))
             _copy(getattr(rnn, "bias_hh" + suffix), walk.gate_blocks(b_rec, order, cell.gates))
+            if not isinstance(cell, recurrent.GRU):
+                # minigrad's LSTM and SimpleRNN have one bias, torch's two that add up: the second
+                # stays zero and frozen, so both sides train the same parameters the same way
+                getattr(rnn, "bias_hh" + suffix).requires_grad_(False)
     merge = getattr(layer, "merge_mode", "concat")
     return [("", _helpers(torch)["Recurrent"](rnn, layer.return_sequences, merge))]
 

@@ -24,7 +24,6 @@ from __future__ import annotations
 import json
 
 from . import graph
-from . import config as layer_config
 from .conv1d import (AveragePooling1D, Conv1D, GlobalAveragePooling1D, GlobalAveragePooling2D,
                      GlobalMaxPooling1D, GlobalMaxPooling2D, MaxPooling1D)
 from .conv_layers import Conv2D, Conv2DTranspose, MaxPooling2D, UpSampling2D, ZeroPadding2D
