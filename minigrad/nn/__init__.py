@@ -38,6 +38,8 @@ from .layers import (Activation, BatchNormalization, Dense, Dropout, Flatten, In
                      LeakyReLU, Reshape)
 from .layers import Softmax
 from .conv_layers import Convolution2D
+from . import utils
+from .utils import clear_session, image_dataset_from_directory, to_categorical
 from .merge import (Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract, add, average,
                     concatenate, maximum, minimum, multiply, subtract)
 from .model import History, Model
@@ -54,6 +56,7 @@ __all__ = [
     "Module", "Parameter", "Model", "Sequential", "History",
     "Dense", "Activation", "LeakyReLU", "Dropout", "Flatten", "Reshape", "BatchNormalization",
     "Input", "InputLayer", "Layer", "Lambda", "Softmax", "Convolution2D",
+    "utils", "to_categorical", "image_dataset_from_directory", "clear_session",
     "Conv2D", "Conv2DTranspose", "MaxPooling2D", "UpSampling2D", "ZeroPadding2D",
     "Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate",
     "add", "subtract", "multiply", "average", "maximum", "minimum", "concatenate",
