@@ -477,3 +477,47 @@ def test_bidirectional_refuses_a_backward_layer_that_reads_forwards():
     out = bi(x)
     b = bi.backward_layer(x).numpy()
     np.testing.assert_allclose(out.numpy()[:, 3:], b, rtol=1e-6)
+
+
+def _composed_lstm_cell(z, c_prev):
+    """The LSTM step's gates as separate ops (the definition LSTMCell fuses)."""
+    import minigrad.functional as F
+    u = c_prev.shape[-1]
+    i, f, o = F.sigmoid(z[:, :u]), F.sigmoid(z[:, u:2 * u]), F.sigmoid(z[:, 3 * u:])
+    c = f * c_prev + i * F.tanh(z[:, 2 * u:3 * u])
+    return mg.concat([o * F.tanh(c), c], axis=1)
+
+
+@settings(max_examples=10)
+@given(st.integers(1, 4), st.integers(1, 5), st.integers(0, 2**16))
+def test_fused_lstm_cell_equals_the_composed_gates(device, batch, units, seed):
+    from minigrad.nn.recurrent import LSTMCell
+    rng = np.random.default_rng(seed)
+    z64, c64 = rng.normal(scale=3, size=(batch, 4 * units)), rng.normal(size=(batch, units))
+    for dtype, tol in (("float64", 1e-12), ("float32", 4e-7)):    # float32: a few roundings
+        z, c = (mg.tensor(a.astype(dtype), device=device) for a in (z64, c64))
+        np.testing.assert_allclose(LSTMCell.apply(z, c).numpy(), _composed_lstm_cell(z, c).numpy(),
+                                   rtol=tol, atol=tol)
+    z, c = mg.tensor(z64, device=device, requires_grad=True), mg.tensor(c64, device=device, requires_grad=True)
+    assert mg.gradcheck(LSTMCell.apply, z, c)
+    assert mg.gradgradcheck(LSTMCell.apply, z, c)
+    # backward_arrays (the walk's fast path) and backward (recorded) give the same gradients
+    g = mg.tensor(rng.normal(size=(batch, 2 * units)), device=device)
+    fast = mg.grad(LSTMCell.apply(z, c), [z, c], g)
+    recorded = mg.grad(LSTMCell.apply(z, c), [z, c], g, create_graph=True)
+    for a, b in zip(fast, recorded):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-12, atol=1e-14)
+
+
+def test_lstm_takes_the_fused_cell_only_with_keras_default_activations(monkeypatch):
+    from minigrad.nn import recurrent
+    calls = []
+    real = recurrent.LSTMCell.apply
+    monkeypatch.setattr(recurrent.LSTMCell, "apply", lambda *a: calls.append(1) or real(*a))
+    x = mg.randn(2, 3, 4)
+    nn.LSTM(5)(x)
+    assert len(calls) == 3                                  # once per time step
+    calls.clear()
+    nn.LSTM(5, activation="relu")(x)
+    nn.LSTM(5, recurrent_activation="hard_sigmoid")(x)
+    assert calls == []
