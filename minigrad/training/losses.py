@@ -61,7 +61,7 @@ def _check_reduction(reduction, name):
         raise ValueError(f"{name}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}") from None
 
 
-def _as_prediction(y_pred, name) -> Tensor:
+def _as_prediction(y_pred) -> Tensor:
     """y_pred as a floating Tensor (host data becomes a tensor on the default device)."""
     if not isinstance(y_pred, Tensor):
         y_pred = Tensor(y_pred)
@@ -127,7 +127,7 @@ def _log_probabilities(y_pred: Tensor, from_logits: bool, axis: int) -> Tensor:
 def mean_squared_error(y_true, y_pred, reduction="mean") -> Tensor:
     """mean((y_true - y_pred)^2); per sample: mean over the non-batch axes."""
     reduction = _check_reduction(reduction, "mean_squared_error")
-    y_pred = _as_prediction(y_pred, "mean_squared_error")
+    y_pred = _as_prediction(y_pred)
     diff = y_pred - _as_target(y_true, y_pred, "mean_squared_error")
     return _reduce(diff * diff, reduction)
 
@@ -135,7 +135,7 @@ def mean_squared_error(y_true, y_pred, reduction="mean") -> Tensor:
 def mean_absolute_error(y_true, y_pred, reduction="mean") -> Tensor:
     """mean(|y_true - y_pred|); per sample: mean over the non-batch axes (|.|'(0) = 0)."""
     reduction = _check_reduction(reduction, "mean_absolute_error")
-    y_pred = _as_prediction(y_pred, "mean_absolute_error")
+    y_pred = _as_prediction(y_pred)
     return _reduce((y_pred - _as_target(y_true, y_pred, "mean_absolute_error")).abs(), reduction)
 
 
