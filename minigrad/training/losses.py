@@ -156,7 +156,7 @@ def binary_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0,
     """
     name = "binary_crossentropy"
     reduction = _check_reduction(reduction, name)
-    y_pred = _as_prediction(y_pred, name)
+    y_pred = _as_prediction(y_pred)
     y_true = _as_target(y_true, y_pred, name)
     if label_smoothing:
         y_true = y_true * (1.0 - label_smoothing) + 0.5 * label_smoothing
@@ -179,7 +179,7 @@ def categorical_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=
     """
     name = "categorical_crossentropy"
     reduction = _check_reduction(reduction, name)
-    y_pred = _as_prediction(y_pred, name)
+    y_pred = _as_prediction(y_pred)
     axis = _class_axis(y_pred, axis, name)
     _refuse_integer_labels(y_true, y_pred, axis, name)
     y_true = _as_target(y_true, y_pred, name)
@@ -240,7 +240,7 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, axis=-1,
     """
     name = "sparse_categorical_crossentropy"
     reduction = _check_reduction(reduction, name)
-    y_pred = _as_prediction(y_pred, name)
+    y_pred = _as_prediction(y_pred)
     axis = _class_axis(y_pred, axis, name)
     labels = _labels_on_device(y_true, y_pred, axis, name)
     xp = xp_of(labels)
@@ -262,7 +262,7 @@ def kl_divergence(y_true, y_pred, axis=-1, reduction="mean") -> Tensor:
     """
     name = "kl_divergence"
     reduction = _check_reduction(reduction, name)
-    y_pred = _as_prediction(y_pred, name)
+    y_pred = _as_prediction(y_pred)
     axis = _class_axis(y_pred, axis, name)
     p = _as_target(y_true, y_pred, name)
     q = y_pred.clip(EPSILON, 1.0)
@@ -286,7 +286,7 @@ def gaussian_kl(z_mean, z_log_var, reduction="mean") -> Tensor:
     reduction = _check_reduction(reduction, name)
     if not isinstance(z_mean, Tensor) and isinstance(z_log_var, Tensor):
         z_mean = Tensor(z_mean, dtype=z_log_var.dtype, device=z_log_var.device)
-    z_mean = _as_prediction(z_mean, name)
+    z_mean = _as_prediction(z_mean)
     if not isinstance(z_log_var, Tensor):
         z_log_var = Tensor(z_log_var, dtype=z_mean.dtype, device=z_mean.device)
     elif z_log_var.dtype != z_mean.dtype:
