@@ -7,6 +7,7 @@ values have gradients (each output's g goes back to the element it came from).
 """
 from __future__ import annotations
 
+from .. import backend
 from ..function import Function, constant, xp_of
 from ..symbolic import recordable
 from .elementwise import Query, where
@@ -70,7 +71,7 @@ class LinearScan(Function):
     def forward(self, a, b, reverse=False):
         xp = xp_of(b)
         self.reverse = reverse
-        h = xp.empty(xp.broadcast_shapes(a.shape, b.shape), dtype=xp.result_type(a, b))
+        h = xp.empty(backend.np.broadcast_shapes(a.shape, b.shape), dtype=xp.result_type(a, b))
         a, b = xp.broadcast_to(a, h.shape), xp.broadcast_to(b, h.shape)
         previous = xp.zeros(h.shape[:-1], dtype=h.dtype)
         steps = range(h.shape[-1] - 1, -1, -1) if reverse else range(h.shape[-1])
