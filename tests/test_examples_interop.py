@@ -31,3 +31,38 @@ def test_cats_vs_dogs_stand_in(tmp_path):
     assert len(moved) == 15
     assert all(moved[name] > 0 for name in ("block5_conv1", "block5_conv3", "head_dense", "head_output"))
     assert "validation accuracy" in stdout
+
+
+needs_torch = pytest.mark.skipif(importlib.util.find_spec("torch") is None,
+                                 reason="torch is not installed (pip install torch)")
+
+
+@needs_torch
+@needs_matplotlib
+def test_continue_in_pytorch_with_ddp_and_come_back(tmp_path):
+    """Issue 20.7: trained in minigrad, continued with DistributedDataParallel on 2 gloo processes,
+    brought back: PyTorch's curve is the one minigrad alone would have drawn, and coming back
+    changes nothing."""
+    out = tmp_path / "cip"
+    stdout = run_example("continue_in_pytorch.py", out, "--epochs", 2, "--n-train", 64, "--batch-size", 16,
+                         "--verbose", 0, timeout=300)
+    assert_pngs(out, ["loss_curve.png"])
+    m = load_metrics(out)
+    assert_finite_numbers(m)
+    curve = m["loss_curve"]
+    assert [len(curve[k]) for k in ("minigrad", "pytorch", "minigrad_again")] == [3, 3, 3]
+    assert curve["pytorch"][0] == curve["minigrad"][-1] and curve["minigrad_again"][0] == pytest.approx(
+        curve["pytorch"][-1], abs=1e-6)
+    assert m["pytorch_vs_minigrad_alone"] < 1e-5
+    assert curve["pytorch"][-1] != curve["pytorch"][0]                # PyTorch did train it
+    assert m["processes"] == 2 and "PyTorch DDP" in stdout
+
+
+@needs_matplotlib
+def test_continue_in_pytorch_without_torch_says_so(tmp_path, monkeypatch):
+    hidden = tmp_path / "no_torch"
+    hidden.mkdir()
+    (hidden / "torch.py").write_text("raise ImportError(\"No module named 'torch' (hidden by the test)\")\n")
+    monkeypatch.setenv("PYTHONPATH", str(hidden))
+    stdout = run_example("continue_in_pytorch.py", tmp_path / "out", "--epochs", 1, "--verbose", 0)
+    assert "skipped: PyTorch is not installed" in stdout and "pip install torch" in stdout
