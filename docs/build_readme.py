@@ -7,7 +7,7 @@ Two parts of README.md are generated and nothing else is touched; each sits betw
 
     <!-- lessons-table:start --> ... <!-- lessons-table:end -->
         one row per lesson in LESSONS: the command, what it shows, and its numbers and time
-        from docs/metrics/<lesson>.json (the default run's metrics.json plus "seconds",
+        (and, for a lesson built on shorter settings, which) from docs/metrics/<lesson>.json (the default run's metrics.json plus "seconds",
         "command", "load", "date", written by examples/build_notebooks.py). A lesson whose
         file does not exist yet gets its row without numbers, marked "no docs/metrics/<lesson>.json yet".
     <!-- speed:start --> ... <!-- speed:end -->
@@ -183,6 +183,9 @@ def lesson_row(lesson: Lesson) -> str:
     if "seconds" not in metrics:
         raise ValueError(f"docs/metrics/{path.name} has no 'seconds' (the run's wall time)")
     cell = f"{lesson.what} {numbers}".strip() if numbers else lesson.what
+    command = str(metrics.get("command", ""))
+    if command.startswith("notebook with "):     # a lesson over 5 minutes, built on shorter settings
+        cell += f" *(measured on a shorter run: {command[len('notebook with '):]})*"
     return f"| `{lesson.shell}` | {cell} | {format_time(metrics['seconds'])} |"
 
 

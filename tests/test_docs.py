@@ -109,6 +109,10 @@ def test_lesson_rows_with_a_metrics_file_show_its_numbers(tmp_path, monkeypatch)
     (tmp_path / "demo.json").write_text(json.dumps({"loss": [3.0, 0.125], "nested": {"key": 7},
                                                     "seconds": 150.0}))
     assert build.lesson_row(lesson) == "| `python examples/demo.py` | what it shows. loss **0.12**, 7 units | 2.5 min |"
+    (tmp_path / "demo.json").write_text(json.dumps({"loss": [3.0, 0.5], "nested": {"key": 1}, "seconds": 40,
+                                                    "command": "notebook with iterations=200"}))
+    assert build.lesson_row(lesson).endswith(
+        "loss **0.50**, 1 units *(measured on a shorter run: iterations=200)* | 40 s |")
     (tmp_path / "demo.json").write_text(json.dumps({"loss": [1.0, 2.0], "seconds": 3}))
     with pytest.raises(ValueError, match="the numbers of python examples/demo.py need KeyError: 'nested'"):
         build.lesson_row(lesson)
@@ -123,8 +127,11 @@ def test_every_existing_metrics_file_belongs_to_a_row():
 
 def test_readme_lists_every_lesson_and_every_learn_notebook():
     readme = (REPO / "README.md").read_text()
-    helpers = {"common", "build_notebooks", "vae_training"}      # shared code, not lessons
-    lessons = [p.stem for p in (REPO / "examples").glob("*.py") if p.stem not in helpers]
+    # a lesson is an examples/*.py with a parameters cell (examples/common.py's convention);
+    # common.py, build_notebooks.py, vae_training.py are shared code
+    lessons = [p.stem for p in (REPO / "examples").glob("*.py")
+               if '# %% tags=["parameters"]' in p.read_text(encoding="utf-8").splitlines()]
+    assert len(lessons) >= 15, lessons
     missing = [name for name in lessons if f"examples/{name}.py" not in readme]
     assert not missing, f"lessons that README does not list: {missing}"
     notebooks = [p.stem for p in (REPO / "examples" / "learn").glob("[0-9][0-9]_*.py")]
