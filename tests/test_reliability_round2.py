@@ -155,26 +155,36 @@ def test_tensorboard_refuses_options_it_would_ignore():
 
 def test_predict_in_another_thread_leaves_fit_in_training_mode():
     """On main, predict()'s inference mode was module state: a fit() running in another thread
-    trained on with dropout off. Deterministic: fit waits inside a forward pass while the main
-    thread predicts, then reads its mode."""
+    trained on with dropout off while predict ran. Deterministic: fit's forward pass waits until
+    predict is inside its own forward pass, reads its mode there, and only then lets predict end."""
     import threading
-    inside, predicted = threading.Event(), threading.Event()
+    fit_inside, predict_inside, fit_read = threading.Event(), threading.Event(), threading.Event()
+    armed = threading.Event()                       # set once the model is built: no waiting before
     modes = {"fit": [], "predict": []}
 
     class Probe(nn.Module):
         def forward(self, x):
-            if threading.current_thread().name == "fit" and not inside.is_set():
-                inside.set()
-                assert predicted.wait(10)
-                modes["fit"].append(self.training)
-            elif threading.current_thread().name != "fit":
+            if not armed.is_set():
+                return x
+            if threading.current_thread().name == "fit":
+                if not fit_inside.is_set():
+                    fit_inside.set()
+                    assert predict_inside.wait(10)
+                    modes["fit"].append(self.training)          # read while predict is running
+                    fit_read.set()
+            else:
                 modes["predict"].append(self.training)
+                if not predict_inside.is_set():
+                    predict_inside.set()
+                    assert fit_read.wait(10)
             return x
 
     probe = Probe()
     model = nn.Sequential([nn.Dense(2, input_shape=(3,)), probe, nn.Dropout(0.5)])
     model.compile("sgd", "mse")
     x, y = np.ones((4, 3), np.float32), np.ones((4, 2), np.float32)
+    model.predict(x, verbose=0)                     # built before the threads start
+    armed.set()
     errors = []
 
     def run_fit():
@@ -185,9 +195,8 @@ def test_predict_in_another_thread_leaves_fit_in_training_mode():
 
     worker = threading.Thread(target=run_fit, name="fit")
     worker.start()
-    assert inside.wait(10)
+    assert fit_inside.wait(10)
     model.predict(x, verbose=0)
-    predicted.set()
     worker.join(10)
     assert not errors
     assert modes["fit"] == [True] and set(modes["predict"]) == {False}
