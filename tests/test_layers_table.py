@@ -32,6 +32,7 @@ def _merge(cls, **kw):
 LAYERS = [
     Layer("Dense", lambda: nn.Dense(3, activation="tanh"), (4,)),
     Layer("Activation", lambda: nn.Activation("softplus"), (4,)),
+    Layer("Softmax", lambda: nn.Softmax(axis=1), (3, 2)),
     Layer("LeakyReLU", lambda: nn.LeakyReLU(0.2), (4,)),
     Layer("Dropout", lambda: nn.Dropout(0.5), (6,), training=True),
     Layer("Flatten", lambda: nn.Flatten(), (2, 3, 3)),
