@@ -72,7 +72,8 @@ LAYERS = [
 # the Input placeholder (their own files test them: test_nn_layers, test_nn_functional, ...)
 NOT_RUN = {"Module": "the base class", "Layer": "the Keras-style base class",
            "Model": "a container; Sequential and the functional tests run it",
-           "InputLayer": "a placeholder for Input(...), no computation"}
+           "InputLayer": "a placeholder for Input(...), no computation",
+           "Convolution2D": "Keras 1's name: it refuses, naming Conv2D (test_nn_layers.py)"}
 BY_NAME = {case.name: case for case in LAYERS}
 
 
