@@ -31,8 +31,10 @@ def load_definitions(name):
     def is_definition(node):
         if isinstance(node, (ast.FunctionDef, ast.ClassDef, ast.Import, ast.ImportFrom)):
             return True
-        return (isinstance(node, ast.Assign)
-                and all(isinstance(t, ast.Name) and t.id.isupper() for t in node.targets))
+        if not isinstance(node, ast.Assign):
+            return False
+        names = [n for t in node.targets for n in (t.elts if isinstance(t, ast.Tuple) else [t])]
+        return all(isinstance(n, ast.Name) and n.id.isupper() for n in names)
 
     tree.body = [node for node in tree.body if is_definition(node)]
     module = types.ModuleType(f"example_{name}")
