@@ -75,26 +75,47 @@ LESSONS = [
     Lesson("overfitting",
            "the book's overfitting study on 1,000 digits (odd/even and 10-class): 16-16 vs 4-4 vs 512-512, L2, "
            "L1, Dropout(0.5); `EarlyStopping(restore_best_weights=True)`, retrained to the best epoch on "
-           "train+val; where digits differ from the book's IMDB it says so."),
+           "train+val; where digits differ from the book's IMDB it says so.",
+           "best epochs (binary) 16-16 {tasks[binary][variants][original][best_epoch]} / 4-4 "
+           "{tasks[binary][variants][smaller][best_epoch]} / 512-512 {tasks[binary][variants][bigger][best_epoch]}; "
+           "binary test loss with `EarlyStopping` {tasks[binary][stopping][original][trained to the end][test_crossentropy]:.3f} "
+           "→ {tasks[binary][stopping][original][EarlyStopping (restored)][test_crossentropy]:.3f}, retrained to the "
+           "best epoch on train+val {tasks[binary][stopping][original][retrained to the best epoch][test_crossentropy]:.3f} / "
+           "{tasks[binary][stopping][original][retrained to the best epoch][test_accuracy]:.1%}"),
     Lesson("what_convnets_see",
            "the book's MNIST convnet (\"same\" padding, 3 epochs): activations of every conv/pool layer via "
            "`Model(model.input, [l.output for l in model.layers[:5]])`, each filter's preferred input by "
            "gradient ascent on the input (`mg.grad`), Grad-CAM and saliency measured against the digit's ink.",
-           "test accuracy **{test_accuracy:.1%}**"),
+           "test accuracy **{test_accuracy:.1%}**; **{gradcam[mean_mass_on_ink]:.0%}** of Grad-CAM's mass and "
+           "**{saliency[mean_mass_on_ink]:.0%}** of the saliency map's on the digit's dilated ink, which covers "
+           "{gradcam[mean_ink_area]:.0%} of the image"),
     Lesson("latent_sweep",
            "the Keras-blog dense autoencoder with codes of 2, 10, 100 (30 epochs each, a `Callback` saving "
            "reconstructions every epoch): test error by code size, where the 2-D codes sit, what gaps and "
-           "N(0, I) draws decode to."),
+           "N(0, I) draws decode to.",
+           "test BCE {sizes[0][test_bce]:.3f} → {sizes[1][test_bce]:.3f} → **{sizes[2][test_bce]:.3f}** nats/pixel, "
+           "MSE {sizes[0][test_mse]:.3f} → {sizes[1][test_mse]:.3f} → **{sizes[2][test_mse]:.3f}**; "
+           "{latent2[fraction_within_radius_2]:.1%} of the 2-D codes within radius 2 vs "
+           "{latent2[prior_fraction_within_radius_2]:.1%} for N(0, I)"),
     Lesson("small_data_convnet",
            "a convnet on 500 digits 5–9 (the same validation digits for all): from scratch, + Dropout, + "
            "augmentation layers (`RandomRotation`/`RandomZoom`/`RandomTranslation`, active only in `fit`), "
            "both; a base trained on digits 0–4, frozen then fine-tuned; curves and augmented digits.",
-           "base on digits 0–4: {base_accuracy_digits_0_4:.1%}"),
+           "validation accuracy (mean of the last {results[scratch][epochs_averaged]} epochs): from scratch "
+           "{results[scratch][final_val_accuracy]:.1%} (training {results[scratch][final_train_accuracy]:.1%}), "
+           "+ Dropout {results[dropout][final_val_accuracy]:.1%}, + augmentation "
+           "{results[augmentation][final_val_accuracy]:.1%}, both **{results[augmentation + dropout][final_val_accuracy]:.1%}**; "
+           "frozen features {results[feature extraction][final_val_accuracy]:.1%}, fine-tuned "
+           "{results[fine-tuned][final_val_accuracy]:.1%}"),
     Lesson("residual_and_separable",
            "the lesson's `residual_block` (`add`, 1×1 projections) vs the same net without shortcuts vs "
            "`SeparableConv2D`, on 4,500 digits.",
-           "params: plain {table[plain][params]:,}, residual {table[residual][params]:,}, separable "
-           "{table[separable][params]:,}"),
+           "plain {table[plain][params]:,} params {table[plain][final_val_accuracy]:.1%}, residual "
+           "{table[residual][params]:,} params {table[residual][final_val_accuracy]:.1%} (best "
+           "{table[residual][best_val_accuracy]:.1%}), separable {table[separable][params]:,} params "
+           "{table[separable][final_val_accuracy]:.1%}, separable widened to {table[separable, wider][params]:,} params "
+           "{table[separable, wider][final_val_accuracy]:.1%}; {table[separable][seconds_per_epoch]:.1f} vs "
+           "{table[plain][seconds_per_epoch]:.1f} s/epoch"),
     Lesson("vae_mnist",
            "the convolutional VAE of the Keras lesson.",
            "Test negative ELBO {test_nelbo[0]:.1f} → **{final_test_nelbo:.1f}**",
@@ -102,10 +123,12 @@ LESSONS = [
     Lesson("vae_scurve",
            "1-D latent VAE on the S-curve, BCE vs Gaussian likelihood × KL on/off: BCE + KL collapses (KL 0, "
            "the decoder outputs the data mean); a Gaussian likelihood or no KL avoids it, but the 1-D code "
-           "still folds the S."),
+           "still folds the S.",
+           "KL of BCE + KL {variants[bernoulli_kl][test_kl]:.3f} nats, of Gaussian + KL {variants[gaussian_kl][test_kl]:.3f}"),
     Lesson("autoencoder_vs_vae",
            "the two 2-D latent spaces side by side: the autoencoder's codes spread far off-centre, the VAE's "
-           "stay near N(0, I)."),
+           "stay near N(0, I).",
+           "mean code radius: autoencoder {models[autoencoder][mean_radius]:.2f}, VAE {models[vae][mean_radius]:.2f}"),
     Lesson("linear_regression",
            "Dense(1), SGD(lr=0.1), batch 1, on 30 points of y = 2 x1 + 3 x2 + 1.",
            "loss {loss_before:.2f} → {loss_after:.3f}, (w1, w2, b) = ({learned[w1]:.2f}, {learned[w2]:.2f}, "
@@ -170,6 +193,14 @@ def format_time(seconds) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
+def sentence_case(text: str) -> str:
+    """The numbers follow the description's full stop: their first letter upper-case."""
+    for i, char in enumerate(text):
+        if char.isalpha():
+            return text[:i] + char.upper() + text[i + 1:]
+    return text
+
+
 def lesson_row(lesson: Lesson) -> str:
     path = lesson.metrics_file
     if not path.exists():
@@ -182,11 +213,14 @@ def lesson_row(lesson: Lesson) -> str:
                          f"docs/metrics/{path.name}, which it lacks or holds in another form") from None
     if "seconds" not in metrics:
         raise ValueError(f"docs/metrics/{path.name} has no 'seconds' (the run's wall time)")
-    cell = f"{lesson.what} {numbers}".strip() if numbers else lesson.what
+    cell = f"{lesson.what} {sentence_case(numbers)}" if numbers else lesson.what
     command = str(metrics.get("command", ""))
     if command.startswith("notebook with "):     # a lesson over 5 minutes, built on shorter settings
         cell += f" *(measured on a shorter run: {command[len('notebook with '):]})*"
-    return f"| `{lesson.shell}` | {cell} | {format_time(metrics['seconds'])} |"
+    time = format_time(metrics["seconds"])
+    if isinstance(metrics.get("load"), (int, float)):      # a shared machine: say how busy it was
+        time += f" (load {metrics['load']:.1f})"
+    return f"| `{lesson.shell}` | {cell} | {time} |"
 
 
 def lessons_table() -> str:

@@ -108,11 +108,11 @@ def test_lesson_rows_with_a_metrics_file_show_its_numbers(tmp_path, monkeypatch)
     assert "*(no docs/metrics/demo.json yet)* | — |" in build.lesson_row(lesson)
     (tmp_path / "demo.json").write_text(json.dumps({"loss": [3.0, 0.125], "nested": {"key": 7},
                                                     "seconds": 150.0}))
-    assert build.lesson_row(lesson) == "| `python examples/demo.py` | what it shows. loss **0.12**, 7 units | 2.5 min |"
+    assert build.lesson_row(lesson) == "| `python examples/demo.py` | what it shows. Loss **0.12**, 7 units | 2.5 min |"
     (tmp_path / "demo.json").write_text(json.dumps({"loss": [3.0, 0.5], "nested": {"key": 1}, "seconds": 40,
-                                                    "command": "notebook with iterations=200"}))
+                                                    "command": "notebook with iterations=200", "load": 4.25}))
     assert build.lesson_row(lesson).endswith(
-        "loss **0.50**, 1 units *(measured on a shorter run: iterations=200)* | 40 s |")
+        "Loss **0.50**, 1 units *(measured on a shorter run: iterations=200)* | 40 s (load 4.2) |")
     (tmp_path / "demo.json").write_text(json.dumps({"loss": [1.0, 2.0], "seconds": 3}))
     with pytest.raises(ValueError, match="the numbers of python examples/demo.py need KeyError: 'nested'"):
         build.lesson_row(lesson)
