@@ -116,6 +116,14 @@ LESSONS = [
            "{table[separable][final_val_accuracy]:.1%}, separable widened to {table[separable, wider][params]:,} params "
            "{table[separable, wider][final_val_accuracy]:.1%}; {table[separable][seconds_per_epoch]:.1f} vs "
            "{table[plain][seconds_per_epoch]:.1f} s/epoch"),
+    Lesson("vae_train_step",
+           "Keras 3's VAE tutorial with the renames only: an `nn.Model` subclass whose own `train_step` "
+           "(`mg.GradientTape`, `optimizer.apply_gradients`, `Mean` trackers) `fit` calls batch after batch, "
+           "with a `test_step` for the test digits."),
+    Lesson("continue_in_pytorch",
+           "an LSTM classifier trained in minigrad, converted with `to_torch`, trained further with PyTorch's "
+           "`DistributedDataParallel` on 2 CPU processes, brought back with `from_torch_state_dict` and trained "
+           "on: one loss curve across the three stretches (needs PyTorch; skips clearly without it)."),
     Lesson("vae_mnist",
            "the convolutional VAE of the Keras lesson.",
            "Test negative ELBO {test_nelbo[0]:.1f} → **{final_test_nelbo:.1f}**",
