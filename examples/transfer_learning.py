@@ -33,8 +33,6 @@
 #     metrics.json         every accuracy above, the settings, wall times
 
 # %%
-import os
-
 import numpy as np
 import common  # examples/common.py: parameters, figures, metrics (and puts the repo on sys.path)
 
@@ -268,9 +266,9 @@ plot.confusion_matrix(y_new, probs_features.argmax(axis=1), classes=[str(d) for 
                       path=out / "confusion.png",
                       title=f"linear model on frozen features: {acc_features:.1%} of {len(y_new)}")
 figures = ["base_training.png", "accuracies.png", "confusion.png"]
-grids = example_grids(x_new, y_new, probs_features, out, offset=offset)
-figures += [os.path.basename(p) for p in grids]
-common.show(out / "accuracies.png", out / "confusion.png", *grids)
+grids = example_grids(x_new, y_new, probs_features, out, offset=offset)     # {file name: path}
+figures += list(grids)
+common.show(out / "accuracies.png", out / "confusion.png", *grids.values())
 
 # %% [markdown]
 # ## The numbers
