@@ -196,6 +196,7 @@ def test_anomaly_in_backward_names_the_input_whose_gradient_is_not_finite():
 def test_anomaly_mode_is_per_thread_and_its_global_count_returns_to_zero():
     import threading
     from minigrad import autograd
+    from minigrad.engine import mode
     seen = {}
 
     def other_thread():
@@ -203,11 +204,11 @@ def test_anomaly_mode_is_per_thread_and_its_global_count_returns_to_zero():
             seen["log0"] = mg.tensor([0.0]).log().item()      # no anomaly mode in this thread
 
     with mg.detect_anomaly(), mg.detect_anomaly():            # nested
-        assert autograd.anomaly_anywhere == 2
+        assert mode.anomaly_anywhere == 2
         worker = threading.Thread(target=other_thread)
         worker.start()
         worker.join()
     assert np.isneginf(seen["log0"])
     with pytest.raises(ZeroDivisionError), mg.detect_anomaly():
         1 / 0
-    assert autograd.anomaly_anywhere == 0 and not autograd.is_anomaly_enabled()
+    assert mode.anomaly_anywhere == 0 and not autograd.is_anomaly_enabled()

@@ -4,7 +4,8 @@
     strict.py      the "strict" stand-in device: NumPy behind a CuPy-like wall
     tensor.py      Tensor and the creation helpers
     function.py    Function: the graph node (forward above backward), unbroadcast
-    autograd.py    the backward walk, mg.grad, no_grad, detect_anomaly
+    mode.py        gradient mode (no_grad) and anomaly mode, per thread
+    autograd.py    the backward walk, mg.grad
     tape.py        GradientTape: TensorFlow's spelling of mg.grad, for Keras lessons
     symbolic.py    symbolic tensors for the functional API (ops on them are recorded)
     ops/           one file per op family (ops/__init__.py: the registry)
@@ -12,3 +13,6 @@
 
 Nothing here imports from the rest of minigrad.
 """
+# Tensor first: tensor.py's last lines import the ops and the walk, which are written on Tensor
+# (the engine's one cycle, on purpose), so whichever engine module is asked for, all are whole.
+from . import tensor  # noqa: E402,F401

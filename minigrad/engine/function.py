@@ -25,7 +25,7 @@ a gradient of the broadcast (output) shape and the walk sums it down with ``unbr
 """
 from __future__ import annotations
 
-from . import autograd, backend, symbolic
+from . import backend, mode, symbolic
 from .tensor import Tensor
 
 
@@ -65,7 +65,7 @@ class Function:
         # A view of an input (reshape, transpose, x[1:]) shares that input's version counter,
         # so writing through either one is seen by every node that saved the other.
         version = None if getattr(out, "base", None) is None else _viewed_version(out, inputs)
-        state = autograd._state
+        state = mode._state
         if True in needs and state.grad_enabled:
             result = Tensor._make(out, True, node, version)
             # Whether forward kept its output for backward (Exp's z) is asked only in backward,
@@ -79,9 +79,9 @@ class Function:
             node.needs_input_grad = needs       # (lists, read only: a tuple() copy would cost more)
         else:
             result = Tensor._make(out, version=version)
-        if autograd.anomaly_anywhere and state.anomaly and not state.in_backward:
-            node.created_at = autograd.creation_site()
-            autograd.check_forward(node, inputs, out)
+        if mode.anomaly_anywhere and state.anomaly and not state.in_backward:
+            node.created_at = mode.creation_site()
+            mode.check_forward(node, inputs, out)
         return result
 
     def forward(self, *arrays, **settings):
@@ -102,7 +102,7 @@ class Function:
         derivative, so it passes gradcheck, but treats z as a constant in the second one, so
         gradgradcheck fails: always wrap saved forward values with output().
         """
-        recording = autograd.is_grad_enabled()
+        recording = mode.is_grad_enabled()
         return Tensor._make(array, recording, self if recording else None)
 
     def release(self) -> None:

@@ -18,7 +18,7 @@ Writing into ``t.data`` directly is the escape hatch: a raw array write, not cou
 """
 from __future__ import annotations
 
-from . import backend
+from . import backend, mode
 
 _ndarray = backend.np.ndarray
 
@@ -406,7 +406,7 @@ class Tensor:
         It counts as a new version of the tensor: a graph that already used the old values
         raises in backward instead of computing a wrong gradient.
         """
-        if self.requires_grad and autograd.is_grad_enabled():
+        if self.requires_grad and mode.is_grad_enabled():
             raise RuntimeError("in-place assignment to a tensor that requires grad would corrupt "
                                "its gradient; do it under `with mg.no_grad():` or on a detached copy")
         index = movement.index_to_device(index, self)
@@ -517,7 +517,8 @@ def from_dlpack(x) -> Tensor:
     return Tensor._make(backend.from_dlpack(x))
 
 
-# The ops need Tensor, and autograd's walk makes Tensors: both import this module, so they
-# are imported after Tensor is defined (a cycle).
+# The one cycle of the engine, on purpose: Tensor's operators and methods call the ops and
+# the backward walk, which are written on Tensor. So they are imported here, after Tensor is
+# defined (engine/ops/__init__.py attaches the other ops' methods the same way: TENSOR_METHODS).
 from . import autograd  # noqa: E402
 from .ops import elementwise, linalg, movement, reduce  # noqa: E402
