@@ -12,6 +12,8 @@ import pytest
 
 import minigrad as mg
 from minigrad import nn
+from minigrad.nn import serialization
+from minigrad.nn.saving import WeightsFileError, keras_h5
 
 h5py = pytest.importorskip("h5py")
 
@@ -241,8 +243,7 @@ def test_every_layer_config_round_trips_through_from_config():
             again = type(layer).from_config(config)
             assert again.get_config() == config, type(layer).__name__
             seen.add(type(layer).__name__)
-    from minigrad.nn.serialization import BUILTIN_LAYERS
-    assert set(BUILTIN_LAYERS) - {"InputLayer"} <= seen
+    assert set(serialization.BUILTIN_LAYERS) - {"InputLayer"} <= seen
 
 
 def test_unregistered_custom_layers_lambdas_and_subclassed_models_are_refused_by_name(tmp_path):
@@ -379,31 +380,30 @@ def test_an_archive_with_a_damaged_config_or_without_weights_is_refused(tmp_path
 
 
 def test_random_bit_flips_in_an_npz_give_the_weights_file_error(tmp_path):
-    """Issue 22: every flip either loads (the flip hit unused bytes) or raises WeightsFileError /
-    a shape error naming the file, never NotImplementedError or a tokenizer error."""
-    from minigrad.nn.saving import WeightsFileError
-    model, _, _ = trained("sequence", "cpu")
+    """Issue 22: every flip either loads the weights unchanged (it hit bytes nothing checks, such as a
+    timestamp; the zip's CRCs catch a flip in the data) or raises
+    WeightsFileError naming the file, never NotImplementedError (a flipped zip flag) or a
+    tokenizer error (a flipped array header). With this seed, 3 + 1 of the 300 flips did."""
+    model = nn.Sequential([nn.Dense(3, input_shape=(4,)), nn.Dense(2)])
+    model.compile("adam", "mse")
+    model.fit(np.ones((4, 4)), np.ones((4, 2)), verbose=0)
     data = bytearray(Path(model.save_weights(tmp_path / "w.npz")).read_bytes())
     rng = np.random.default_rng(1)
-    target = sequence_model()
-    before = [w.copy() for w in target.get_weights()]
-    for i in range(300):
+    saved = [w.copy() for w in model.get_weights()]
+    refused = 0
+    for _ in range(300):
         flipped = bytearray(data)
-        at = int(rng.integers(len(flipped)))
-        flipped[at] ^= 1 << int(rng.integers(8))
+        flipped[int(rng.integers(len(flipped)))] ^= 1 << int(rng.integers(8))
         path = tmp_path / "flipped.npz"
         path.write_bytes(bytes(flipped))
         try:
-            target.load_weights(path)
+            model.load_weights(path)
         except WeightsFileError as exc:
             assert str(path) in str(exc)
-        except ValueError as exc:                                # a damaged shape: the architecture check
-            assert str(path) in str(exc), exc
-        else:
-            before = [w.copy() for w in target.get_weights()]     # the flip was harmless: now these
-            continue
-        for a, b in zip(before, target.get_weights()):
+            refused += 1
+        for a, b in zip(saved, model.get_weights()):           # refused: unchanged; loaded: the same
             np.testing.assert_array_equal(a, b)
+    assert refused > 200
 
 
 # ---------------------------------------------------------------------- output structures, inputs
@@ -471,3 +471,47 @@ def test_summary_line_length_sets_the_width_and_cuts_long_cells():
     assert max(len(line) for line in wide) == 200 and not any("…" in line for line in wide)
     with pytest.raises(ValueError, match="line_length=5"):
         model.summary(line_length=5)
+
+
+@pytest.mark.xfail(strict=True, reason="needs trainer.py's flat_outputs/same_structure to flatten nested "
+                   "structures (the change is given in the issue-20 report); the model side keeps them")
+def test_deeper_nested_outputs_predict_and_train():
+    x = nn.Input((3,))
+    a, b, c = nn.Dense(1, name="a")(x), nn.Dense(2, name="b")(x), nn.Dense(3, name="c")(x)
+    model = nn.Model(x, [a, [b, c]])
+    assert [t.shape for t in model(mg.tensor(np.ones((2, 3), "float32")))[1]] == [(2, 2), (2, 3)]
+    out = model.predict(np.ones((4, 3), "float32"))
+    assert out[0].shape == (4, 1) and [o.shape for o in out[1]] == [(4, 2), (4, 3)]
+
+
+def test_keras_configs_read_as_json_and_in_keras_2_form(tmp_path):
+    """model_from_json reads Keras 3's JSON (config.json of a .keras file is model.to_json());
+    a Keras 2 config (inbound_nodes as [[name, node, index, kwargs]], batch_input_shape,
+    class_name "Model"), written here in Keras 2.15's form, builds the same graph."""
+    with zipfile.ZipFile(FIXTURES / "model_graph.keras") as z:
+        model = nn.model_from_json(z.read("config.json").decode())
+    assert [layer.name for layer in model.layers][:2] == ["a", "b"] and model.count_params() == 62
+    dense = {"units": 2, "activation": "tanh", "use_bias": True, "dtype": "float32", "trainable": True,
+             "kernel_initializer": {"class_name": "GlorotUniform", "config": {"seed": None}},
+             "bias_initializer": {"class_name": "Zeros", "config": {}}, "kernel_regularizer": None,
+             "bias_regularizer": None, "activity_regularizer": None, "kernel_constraint": None,
+             "bias_constraint": None}
+    keras2 = {"class_name": "Model", "config": {
+        "name": "old", "layers": [
+            {"class_name": "InputLayer", "name": "x", "inbound_nodes": [],
+             "config": {"batch_input_shape": [None, 4], "dtype": "float32", "sparse": False, "name": "x"}},
+            {"class_name": "Dense", "name": "d1", "config": {**dense, "name": "d1"}, "inbound_nodes": [[["x", 0, 0, {}]]]},
+            {"class_name": "Dense", "name": "d2", "config": {**dense, "name": "d2"}, "inbound_nodes": [[["x", 0, 0, {}]]]},
+            {"class_name": "Add", "name": "sum", "config": {"name": "sum", "trainable": True, "dtype": "float32"},
+             "inbound_nodes": [[["d1", 0, 0, {}], ["d2", 0, 0, {}]]]}],
+        "input_layers": [["x", 0, 0]], "output_layers": [["sum", 0, 0]]}, "keras_version": "2.15.0"}
+    old = nn.model_from_json(json.dumps(keras2))
+    assert [type(layer).__name__ for layer in old.layers] == ["InputLayer", "Dense", "Dense", "Add"]
+    x = np.random.default_rng(0).normal(size=(3, 4)).astype("float32")
+    w = old.get_weights()
+    expected = np.tanh(x @ w[0] + w[1]) + np.tanh(x @ w[2] + w[3])
+    np.testing.assert_allclose(old.predict(x), expected, rtol=1e-5, atol=1e-6)
+    with h5py.File(tmp_path / "old.h5", "w") as f:                    # and as a Keras 2 whole-model file
+        f.attrs["model_config"] = json.dumps(keras2)
+        keras_h5.write_legacy_weights(f.create_group("model_weights"), old)
+    np.testing.assert_allclose(nn.load_model(tmp_path / "old.h5").predict(x), expected, rtol=1e-5, atol=1e-6)

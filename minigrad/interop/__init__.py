@@ -15,30 +15,17 @@ from Keras in the order Keras lists the layers. Python code inside a model (a La
 an op applied to symbolic tensors) has no counterpart: to_torch and export_onnx refuse it,
 naming it; reading Keras weights passes it by (it has no weights).
 
-Files: torch.py (needs torch), onnx.py (needs onnx; onnxruntime to run the result); the Keras
-files are models' business and live in minigrad/nn/saving/ (keras_h5.py needs h5py), what the
-converters share in minigrad/nn/walk.py; keras_h5.py and walk.py here are their old import paths. Each optional package is imported only
-when its function is called, so `import minigrad.interop` needs NumPy alone. Nothing in the
-engine imports this package.
+Files: torch.py (needs torch), onnx.py (needs onnx; onnxruntime to run the result). Keras'
+files are the models' business and live in minigrad/nn/saving/ (keras_h5.py, which needs h5py;
+re-exported here), what the converters share in minigrad/nn/walk.py; keras_h5.py and walk.py
+here keep their old import paths. Each optional package is imported only when its function is
+called, so `import minigrad.interop` needs NumPy alone. Nothing in the engine or in nn imports
+this package.
 """
 from __future__ import annotations
 
+from ..nn.saving.keras_h5 import load_keras_weights, save_keras_weights
+from .onnx import export_onnx
+from .torch import from_torch_state_dict, to_torch
+
 __all__ = ["load_keras_weights", "save_keras_weights", "to_torch", "from_torch_state_dict", "export_onnx"]
-
-
-from ..nn.saving.keras_h5 import load_keras_weights, save_keras_weights  # noqa: E402 (Keras files are nn's)
-
-
-def to_torch(model):
-    from .torch import to_torch as convert
-    return convert(model)
-
-
-def from_torch_state_dict(model, state_dict):
-    from .torch import from_torch_state_dict as load
-    return load(model, state_dict)
-
-
-def export_onnx(model, path, input_shape=None, **kwargs):
-    from .onnx import export_onnx as export
-    return export(model, path, input_shape, **kwargs)

@@ -17,7 +17,7 @@ from __future__ import annotations
 from ..engine import symbolic
 from . import graph
 from .layers import InputLayer
-from .model import LayerList, Model
+from .model import LayerList, Model, _row
 from .module import Module
 
 
@@ -150,7 +150,6 @@ class Sequential(Model):
         return [self._layers[-1].name] if self._layers else ["output"]
 
     def _summary_rows(self):
-        from .model import _row
         return [_row(layer) for layer in self._layers]
 
     def __repr__(self):
