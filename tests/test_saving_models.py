@@ -515,3 +515,21 @@ def test_keras_configs_read_as_json_and_in_keras_2_form(tmp_path):
         f.attrs["model_config"] = json.dumps(keras2)
         keras_h5.write_legacy_weights(f.create_group("model_weights"), old)
     np.testing.assert_allclose(nn.load_model(tmp_path / "old.h5").predict(x), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_get_config_of_a_lambda_or_of_a_custom_layer_with_arguments_but_no_get_config_is_refused():
+    with pytest.raises(ValueError, match="Lambda layer 'fn' runs a Python function"):
+        nn.Lambda(lambda t: t, name="fn").get_config()
+
+    class Scaled(nn.Layer):
+        def __init__(self, factor, **kwargs):
+            super().__init__(**kwargs)
+            self.factor = factor
+
+        def call(self, x):
+            return x * self.factor
+    with pytest.raises(NotImplementedError, match=r"takes \['factor'\].*\"factor\": self.factor"):
+        Scaled(2.0).get_config()
+    assert ScaleLayer(3.0, name="s").get_config()["factor"] == 3.0        # one that writes its own
+    assert nn.Flatten(name="f").get_config() == {"name": "f", "trainable": True, "dtype": "float32",
+                                                 "data_format": "channels_last"}

@@ -22,6 +22,7 @@ plus its arguments), and from_config calls the class with the config as keyword 
 from __future__ import annotations
 
 import importlib
+import inspect
 
 import numpy as np
 
@@ -292,7 +293,11 @@ def _bidirectional(layer):
     return {"layer": nested(layer.forward_layer, "forward_"), "backward_layer": nested(layer.backward_layer)}
 
 
-_SPECIAL = {"Bidirectional": _bidirectional, "LeakyReLU": _leaky_relu, "Reshape": _reshape, "InputLayer": _input_layer,
+def _lambda(layer):
+    raise AssertionError("get_config refuses Lambda before it gets here")
+
+
+_SPECIAL = {"Lambda": _lambda, "Bidirectional": _bidirectional, "LeakyReLU": _leaky_relu, "Reshape": _reshape, "InputLayer": _input_layer,
             "Embedding": _embedding, "ZeroPadding2D": _zero_padding, "Conv1D": _conv1d,
             "MaxPooling1D": _pool1d, "AveragePooling1D": _pool1d, "BatchNormalization": _batch_norm,
             "RandomTranslation": _translation, "RandomZoom": _zoom, "RandomRotation": _rotation,
@@ -367,6 +372,25 @@ def builtin_class(cls) -> str | None:
     return None
 
 
+_BASE_ARGUMENTS = {"self", "name", "trainable", "dtype", "input_shape", "input_dim"}
+
+
+def _check_custom_layer(layer) -> None:
+    """Keras' rule: a custom layer whose constructor takes arguments of its own writes its own
+    get_config; the base one would leave them out and the layer could not be made again."""
+    cls = type(layer)
+    base = next((k for k in cls.__mro__ if k.__name__ == "Module" and k.__module__ == "minigrad.nn.module"), None)
+    if base is None or cls.get_config is not base.get_config:
+        return                                   # it writes its own (and calls this one for the base keys)
+    own = [p.name for p in inspect.signature(cls.__init__).parameters.values()
+           if p.name not in _BASE_ARGUMENTS and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    if own:
+        raise NotImplementedError(f"{cls.__name__} (layer '{layer.name}') takes {own} in __init__, so it must "
+                                  "write get_config() returning them, as in Keras: "
+                                  "return {**super().get_config(), " + ", ".join(f'"{n}": self.{n}' for n in own)
+                                  + "}")
+
+
 def base_config(layer) -> dict:
     """What every layer's config holds: its name, whether it trains and its float type."""
     return {"name": layer.name, "trainable": layer.trainable, "dtype": str(layer.dtype)}
@@ -376,7 +400,11 @@ def get_config(layer) -> dict:
     """The layer's config under Keras' keys (see the module docstring)."""
     kind = builtin_class(type(layer))
     config = base_config(layer)
+    if kind == "Lambda":
+        raise ValueError(f"get_config: Lambda layer '{layer.name}' runs a Python function, which a config "
+                         "cannot hold; write it as a custom layer class (with its own get_config)")
     if kind is None:
+        _check_custom_layer(layer)
         return config
     if kind == "InputLayer":
         return {"name": layer.name, **_input_layer(layer)}
