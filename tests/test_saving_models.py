@@ -533,3 +533,22 @@ def test_get_config_of_a_lambda_or_of_a_custom_layer_with_arguments_but_no_get_c
     assert ScaleLayer(3.0, name="s").get_config()["factor"] == 3.0        # one that writes its own
     assert nn.Flatten(name="f").get_config() == {"name": "f", "trainable": True, "dtype": "float32",
                                                  "data_format": "channels_last"}
+
+
+def test_a_subclassed_model_saves_npz_and_is_told_so_for_keras_layouts(tmp_path):
+    class Sub(nn.Model):
+        def __init__(self):
+            super().__init__()
+            self.dense = nn.Dense(2)
+
+        def call(self, inputs):
+            return self.dense(inputs)
+    mg.manual_seed(0)
+    model, other = Sub(), Sub()
+    x = np.ones((1, 3), "float32")
+    model(x), other(x)
+    with pytest.raises(ValueError, match=r"subclassed Sub.*'.*w\.npz'"):
+        model.save_weights(tmp_path / "w.weights.h5")
+    assert os.listdir(tmp_path) == []
+    other.load_weights(model.save_weights(tmp_path / "w.npz"))
+    np.testing.assert_array_equal(other.predict(x), model.predict(x))

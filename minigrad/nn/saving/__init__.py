@@ -27,6 +27,7 @@ import os
 
 from .npz import (FORMAT, WeightsFileError, assign, assign_all, check_shapes, describe, load,  # noqa: F401
                   normalize_path, pack_state, read_checked, save, unpack_state, weight_records)
+from .. import walk
 from . import keras_archive, keras_h5, legacy_h5
 
 
@@ -53,9 +54,23 @@ def check_target(path, who) -> str:
 
 def save_keras_weights_file(model, path) -> str:
     """Write `model`'s weights to a Keras .weights.h5 (Keras 3) or .h5 (Keras 2) file."""
+    if not walk.is_model(model):
+        raise ValueError(f"save_weights: model '{model.name}' is a subclassed {type(model).__name__}; minigrad "
+                         "writes Keras' .h5 / .weights.h5 layouts for Sequential and functional models only "
+                         f"(Keras finds the weights by layer). Save it under another ending, e.g. "
+                         f"'{_stem(path)}.npz', minigrad's file")
     if file_kind(path) == "keras3_weights":
         return keras_h5.save_keras3_weights(model, path)
     return keras_h5.save_keras_weights(model, path)
+
+
+def _stem(path) -> str:
+    """The path without its Keras ending (.weights.h5, .h5, .hdf5, .keras)."""
+    path = os.fspath(path)
+    for ending in (".weights.h5", ".h5", ".hdf5", ".keras"):
+        if path.lower().endswith(ending):
+            return path[:-len(ending)]
+    return path
 
 
 def save_model(model, path, include_optimizer=True) -> str:
