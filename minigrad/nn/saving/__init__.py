@@ -16,6 +16,12 @@ Files, in reading order:
     keras_archive.py  the .keras archive: config.json through nn/serialization.py
     legacy_h5.py      Keras 2's whole-model .h5
 
+Layouts: a .keras archive keeps the model's own layout (an NCHW model's config says
+data_format="channels_first", which Keras runs as it is). A .weights.h5 or .h5 file has no
+config: written from an NCHW model it holds the weights of the model's channels-last Keras
+twin (the Dense after a Flatten reordered, as load_keras_weights reads them back); from a
+channels-last model, the weights as they are.
+
 Every writer writes atomically (a temporary file renamed over the target): a failed save
 leaves the old file as it was. Every reader reads and checks everything first: a file that
 is damaged, truncated, of another kind or of another architecture raises an error naming the
