@@ -162,8 +162,9 @@ class VAE(nn.Model):
     def train_step(self, data):
         with mg.GradientTape() as tape:
             total_loss, reconstruction_loss, kl_loss = vae_losses(self, data, training=True)
-        grads = tape.gradient(total_loss, self.trainable_weights)
-        self.optimizer.apply_gradients(zip(grads, self.trainable_weights))
+        weights = self.trainable_weights          # once: each look walks the model's layers
+        grads = tape.gradient(total_loss, weights)
+        self.optimizer.apply_gradients(zip(grads, weights))
         return self._track(total_loss, reconstruction_loss, kl_loss)
 
     def test_step(self, data):
