@@ -43,23 +43,23 @@ forward is the exact convolution, and the adjoint of a linear map is unique.)
 
 Tiling: the output is cut into th x tw tiles of 2x2 (an odd size computes one extra row or
 column that is never stored, and that gets zero gradient); tile (i, j) reads the padded input
-rows 2i .. 2i+3 and columns 2j .. 2j+3. Every transform is written as strided slice-adds over
-whole images: the tile axes never appear as loops. The batch goes through in chunks of a few
+rows 2i .. 2i+3 and columns 2j .. 2j+3. Every transform is written as slice-adds over whole
+images: the tile axes never appear as loops. The batch goes through in chunks of a few
 samples whose transformed tiles fit in the cache (the measured lever of issue 23: streaming
-a 100 MB matrix through memory costs more than the arithmetic); within a chunk the samples
-are side by side in each GEMM's columns.
+a 100 MB matrix through memory costs more than the arithmetic). The arrays are laid out
+channels last, so the code computes each product transposed, M^T = V^T @ U^T, with the
+chunk's (tile, sample) pairs as the rows.
 """
 from __future__ import annotations
 
 from ..function import xp_of
 
+# The three matrices, for reading: the transforms below write their rows out as adds.
 B_T = ((1, 0, -1, 0), (0, 1, 1, 0), (0, -1, 1, 0), (0, 1, 0, -1))
 G = ((1, 0, 0), (0.5, 0.5, 0.5), (0.5, -0.5, 0.5), (0, 0, 1))
 A_T = ((1, 1, 1, 0), (0, 1, -1, -1))
 
-CHUNK_BYTES = 2 << 20        # transformed input tiles (V) per chunk: 1-8 MB measured, 2 MB best
-
-
+CHUNK_BYTES = 2 << 20        # transformed input tiles (V) per chunk: 1-16 MB measured, 2 MB best
 MIN_CHANNELS = 16            # on each side; see applies()
 
 
