@@ -2,6 +2,7 @@
 zeros in prod/cumprod, kinks, shapes and errors of the new ops. Gradients over random
 inputs are in test_ops_table.py; these pin the values where random draws do not go."""
 import math
+import tracemalloc
 
 import numpy as np
 import pytest
@@ -301,7 +302,6 @@ def test_linear_scan_gradients_of_first_and_second_order(device):
 @pytest.mark.parametrize("op", [mg.cumprod, mg.logcumsumexp])
 def test_scan_backward_memory_is_linear_in_the_length(op):
     """The old backwards built n x n weights: 352 MB at n = 3,000 (float64). Now O(n)."""
-    import tracemalloc
     x = mg.tensor(np.random.default_rng(0).uniform(0.5, 1.5, size=3000), requires_grad=True)
     tracemalloc.start()
     try:
