@@ -473,8 +473,6 @@ def test_summary_line_length_sets_the_width_and_cuts_long_cells():
         model.summary(line_length=5)
 
 
-@pytest.mark.xfail(strict=True, reason="needs trainer.py's flat_outputs/same_structure to flatten nested "
-                   "structures (the change is given in the issue-20 report); the model side keeps them")
 def test_deeper_nested_outputs_predict_and_train():
     x = nn.Input((3,))
     a, b, c = nn.Dense(1, name="a")(x), nn.Dense(2, name="b")(x), nn.Dense(3, name="c")(x)
@@ -482,6 +480,11 @@ def test_deeper_nested_outputs_predict_and_train():
     assert [t.shape for t in model(mg.tensor(np.ones((2, 3), "float32")))[1]] == [(2, 2), (2, 3)]
     out = model.predict(np.ones((4, 3), "float32"))
     assert out[0].shape == (4, 1) and [o.shape for o in out[1]] == [(4, 2), (4, 3)]
+    model.compile(optimizer="sgd", loss="mse")
+    ys = [np.zeros((4, 1), "float32"), [np.zeros((4, 2), "float32"), np.zeros((4, 3), "float32")]]
+    history = model.fit(np.ones((4, 3), "float32"), ys, epochs=2, verbose=0)
+    assert history.history["loss"][1] < history.history["loss"][0]
+    assert {"a_loss", "b_loss", "c_loss"} <= set(history.history)
 
 
 def test_keras_configs_read_as_json_and_in_keras_2_form(tmp_path):

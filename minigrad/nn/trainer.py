@@ -371,6 +371,7 @@ class Trainer:
         self._check_data_names("fit", x, y)
         if isinstance(validation_data, (tuple, list)) and len(validation_data) in (2, 3):
             self._check_data_names("fit (validation_data)", validation_data[0], validation_data[1])
+        y = flat_targets(y)
         if validation_split:
             x, y, sample_weight, validation_data = data.split_validation(x, y, sample_weight, validation_split)
         train = data.make_source("fit", x, y, sample_weight, batch_size, shuffle, steps_per_epoch, class_weight)
@@ -446,7 +447,7 @@ class Trainer:
         batch_size = data.check_positive_int("evaluate", "batch_size", 32 if batch_size is None else batch_size)
         verbose = 1 if verbose == "auto" else int(verbose)
         self._check_data_names("evaluate", x, y)
-        source = data.make_source("evaluate", x, y, sample_weight, batch_size, False, steps)
+        source = data.make_source("evaluate", x, flat_targets(y), sample_weight, batch_size, False, steps)
         hooks = callbacks_module.CallbackList(list(callbacks or []), self, {"steps": source.steps, "verbose": verbose})
         bar = ProgressBar(source.steps or 0, verbose)
         hooks.callbacks.append(callbacks_module.LambdaCallback(
@@ -528,7 +529,7 @@ class Trainer:
     def _one_batch(self, what, x, y, sample_weight, class_weight):
         self._require_compiled(what)
         self._check_data_names(what, x, y)
-        x, y, sample_weight = data.host(x), data.host(y), data.host(sample_weight)
+        x, y, sample_weight = data.host(x), data.host(flat_targets(y)), data.host(sample_weight)
         data.num_samples(what, x, y, sample_weight)
         data.check_finite(what, "sample_weight", sample_weight)
         if class_weight is not None:
@@ -601,20 +602,35 @@ class Trainer:
 # ---------------------------------------------------------------------- structures of a batch
 
 def flat_outputs(pred) -> list:
+    """The output tensors in order, from a tensor or nested lists/tuples/dicts of them."""
     if isinstance(pred, dict):
-        return list(pred.values())
+        return [t for v in pred.values() for t in flat_outputs(v)]
     if isinstance(pred, (list, tuple)):
-        return list(pred)
+        return [t for v in pred for t in flat_outputs(v)]
     return [pred]
 
 
+def flat_targets(y):
+    """Nested lists of target arrays (for nested outputs, [y_a, [y_b, y_c]]) as one flat list,
+    in the outputs' order; anything else as it is."""
+    if isinstance(y, (list, tuple)) and any(isinstance(v, (list, tuple, dict)) for v in y):
+        return flat_outputs(y)
+    return y
+
+
 def same_structure(structure, values):
-    """`values` (one per output) in the structure of the model's output: dict, list or one."""
-    if isinstance(structure, dict):
-        return dict(zip(structure.keys(), values))
-    if isinstance(structure, (list, tuple)):
-        return list(values)
-    return values[0]
+    """`values` (one per output, in flat_outputs' order) in the structure of the model's
+    output: nested lists/tuples/dicts as the model made them, or one array."""
+    remaining = iter(values)
+
+    def rebuild(part):
+        if isinstance(part, dict):
+            return {k: rebuild(v) for k, v in part.items()}
+        if isinstance(part, (list, tuple)):
+            return [rebuild(v) for v in part]
+        return next(remaining)
+
+    return rebuild(structure)
 
 
 def targets_per_output(y, names) -> list:
@@ -633,6 +649,8 @@ def targets_per_output(y, names) -> list:
     if isinstance(y, (list, tuple)):
         if n == 1 and len(y) == 1:
             return list(y)
+        if len(y) != n and any(isinstance(v, (list, tuple, dict)) for v in y):
+            y = flat_outputs(y)                  # nested targets for nested outputs
         if len(y) != n:
             raise ValueError(f"{len(y)} target arrays for {n} output(s) {names}")
         return list(y)
