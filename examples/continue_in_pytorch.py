@@ -32,7 +32,8 @@ epochs = 6              # epochs in each stretch: minigrad, then PyTorch DDP, th
 lr = 0.3                # SGD learning rate (the same on both sides)
 batch_size = 32         # global batch size (each of the processes takes its share of every batch)
 processes = 2           # DistributedDataParallel processes (gloo, CPU)
-n_train = 512           # synthetic sequences to train on
+n_train = 512           # synthetic sequences to make
+limit = None            # use only the first N of them (quick runs)
 seed = 0                # random seed
 device = "cpu"          # minigrad's device (PyTorch runs on the CPU)
 out = "runs/continue_in_pytorch"  # folder for the figure and metrics.json
@@ -56,7 +57,7 @@ except ImportError as missing:
 
 # %%
 rng = np.random.default_rng(seed)
-x = rng.normal(size=(n_train, 12, 3)).astype("float32")
+x = common.limit(rng.normal(size=(n_train, 12, 3)).astype("float32"), limit)
 y = (x[:, :, 0].sum(axis=1) > 0).astype("float32")[:, None]
 mg.manual_seed(seed)
 model = nn.Sequential([nn.LSTM(8, input_shape=(12, 3)), nn.Dense(1, activation="sigmoid")], name="sequence_classifier")
@@ -186,7 +187,7 @@ figure.savefig(out / "loss_curve.png", dpi=120)
 common.show(out / "loss_curve.png")
 
 metrics = {"epochs_per_stretch": epochs, "lr": lr, "batch_size": batch_size, "processes": processes,
-           "n_train": n_train, "seed": seed, "loss_curve": curve,
+           "n_train": len(x), "seed": seed, "loss_curve": curve,
            "jump_into_pytorch": curve["pytorch"][1] - curve["minigrad"][-1],
            "jump_back": back_loss - curve["pytorch"][-1], "pytorch_seconds": torch_timer.seconds,
            "minigrad_alone": curve_reference, "pytorch_vs_minigrad_alone": gap,

@@ -44,7 +44,7 @@ def test_continue_in_pytorch_with_ddp_and_come_back(tmp_path):
     brought back: PyTorch's curve is the one minigrad alone would have drawn, and coming back
     changes nothing."""
     out = tmp_path / "cip"
-    stdout = run_example("continue_in_pytorch.py", out, "--epochs", 2, "--n-train", 64, "--batch-size", 16,
+    stdout = run_example("continue_in_pytorch.py", out, "--epochs", 2, "--limit", 64, "--batch-size", 16,
                          "--verbose", 0, timeout=300)
     assert_pngs(out, ["loss_curve.png"])
     m = load_metrics(out)

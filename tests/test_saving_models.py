@@ -278,8 +278,8 @@ def keras_data(name):
     return pick("x"), pick("y"), pick("t"), pick("after")
 
 
-@pytest.mark.parametrize("ending", [".keras", ".h5"])
-@pytest.mark.parametrize("name", ["images", "graph", "sequence"])
+@pytest.mark.parametrize("name, ending", [("images", ".keras"), ("graph", ".keras"), ("sequence", ".keras"),
+                                          ("graph", ".h5"), ("sequence", ".h5")])
 def test_a_keras_model_file_loads_and_predicts_as_keras_did(name, ending, device):
     model = nn.load_model(FIXTURES / f"model_{name}{ending}").to(device)
     xs, ys, _, _ = keras_data(name)
