@@ -254,7 +254,7 @@ def speed_paragraph() -> str:
     lines = [f"From BENCHMARKS.md's goals table ({heading}{run}):", ""]
     for row in rows:
         cells = [c.strip() for c in row.strip().strip("|").split("|")]
-        lines.append(f"- {cells[0]}: {cells[1]}")
+        lines.append(f"- {cells[0]}: {cells[1]}" + (f" — {cells[2]}, **{cells[3]}**" if len(cells) >= 4 else ""))
     if intro and not dates:
         lines.append(f"\n({intro.strip()})")
     return "\n".join(lines)

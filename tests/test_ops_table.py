@@ -30,6 +30,7 @@ import minigrad as mg
 import minigrad.functional as F
 from minigrad import losses
 from minigrad.function import Function
+from minigrad.nn.recurrent import LSTMCell
 from minigrad.ops.embedding import embedding_lookup
 from minigrad.testing import arrays, assert_gradients_match, broadcastable_shapes, shapes
 
@@ -373,6 +374,13 @@ CASES += [
                                  np.random.default_rng(16).uniform(-2, 2, (3,))], {})),
          lambda x, g, b: F.batch_norm(x, mg.zeros(3, dtype=x.dtype, device=x.device),
                                       mg.ones(3, dtype=x.dtype, device=x.device), g, b, training=True)),
+    Case("lstm_cell", fixed(np.random.default_rng(15).uniform(-2, 2, (3, 8)),
+                            np.random.default_rng(16).uniform(-2, 2, (3, 2))),
+         lambda z, c: LSTMCell.apply(z, c),
+         (lambda z, c: torch.cat([torch.sigmoid(z[:, 6:]) * torch.tanh(torch.sigmoid(z[:, 2:4]) * c
+                                                                      + torch.sigmoid(z[:, :2]) * torch.tanh(z[:, 4:6])),
+                                  torch.sigmoid(z[:, 2:4]) * c + torch.sigmoid(z[:, :2]) * torch.tanh(z[:, 4:6])], 1))
+         if torch else None),
     Case("embedding", st.just(([np.random.default_rng(13).uniform(-2, 2, (4, 3))], {})),
          lambda t: embedding_lookup(t, [[0, 3], [3, 1]]),
          (lambda t: TF.embedding(torch.tensor([[0, 3], [3, 1]]), t)) if torch else None),

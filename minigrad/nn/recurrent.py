@@ -42,31 +42,11 @@ from ..engine.ops.movement import concat, stack
 from ..engine.tensor import Tensor, zeros
 from . import activations
 from .embedding import attach_mask, mask_of
+from .initializers import orthogonal
 from .module import Module, _as_shape
 
 
 # ---------------------------------------------------------------------- initialisers
-
-def orthogonal(shape, dtype, device, fans=None):
-    """Keras' Orthogonal initialiser: a random matrix with orthonormal rows or columns.
-
-    Draw a Gaussian matrix of shape (max(r, c), min(r, c)), take Q of its QR decomposition,
-    fix the signs by R's diagonal (so Q is uniformly distributed; Mezzadri, 2007) and
-    transpose when there are fewer rows than columns. Done on the host (a one-off at build).
-    """
-    rows = 1
-    for n in shape[:-1]:
-        rows *= n
-    cols = shape[-1]
-    np = backend.np
-    seed = backend.to_numpy(backend.generator(device).integers(0, 2**31 - 1, size=(1,)))
-    a = np.random.default_rng(int(seed[0])).standard_normal((max(rows, cols), min(rows, cols)))
-    q, r = np.linalg.qr(a)
-    q = q * np.sign(np.diag(r))
-    if rows < cols:
-        q = q.T
-    return backend.asarray(q.reshape(shape), dtype=dtype, device=device)
-
 
 def _forget_bias_ones(units):
     """LSTM bias with unit_forget_bias: zeros, except ones for the forget gate (block 2 of 4)."""

@@ -10,6 +10,7 @@
     indexing.py     gather / take_along_axis, scatter_add, one_hot, masked_fill
     linalg.py       matmul, the fused Linear node, einsum
     conv.py         conv2d, conv_transpose2d, pooling, upsample, pad2d
+    winograd.py     Winograd F(2x2, 3x3): conv.py's fast path for 3x3 stride-1 convolutions
     normalization.py  batch_norm: one fused node in training, an affine map at inference
     embedding.py    embedding: the gather of rows by ids and its scatter-add adjoint
     losses.py       the fused binary cross-entropy nodes (minigrad.losses is the interface)
