@@ -20,12 +20,12 @@
 # convolutional encoder and decoder), and a `test_step` scores the test digits after every
 # epoch (fit's validation_data), so that `val_total_loss` is vae_mnist's `test_nelbo`.
 #
-# Measured (seed 0, 30 epochs, batch 100, Adam 1e-3, the 5k subset, OPENBLAS_NUM_THREADS=1 on
-# a shared 2-core CPU), one run after the other: the test negative ELBO after epoch 30 is
-# 168.04 nats here and 168.48 in vae_mnist.py (epoch 1: 218.9 and 221.9), 0.44 apart; training
-# took 127 s here and 51 s there (fit's per-batch bookkeeping and the three .item() calls
-# per step; the probability-space cross-entropy of the tutorial against vae_mnist's fused
-# logits form). tests/test_examples_train_step.py runs a tiny version of both.
+# Measured (seed 0, 30 epochs, batch 100, Adam 1e-3, the 5k subset, OPENBLAS_NUM_THREADS=1, a
+# 2-core CPU at load ~3), one run right after the other: the test negative ELBO after epoch 30
+# is 168.04 nats here and 168.48 in vae_mnist.py (epoch 1: 218.9 and 221.9), 0.44 apart; the
+# training took 19.0 s here and 16.6 s there (fit's per-batch bookkeeping, and the tutorial's
+# cross-entropy on probabilities where vae_mnist uses the fused form on logits).
+# tests/test_examples_train_step.py runs a tiny version of both.
 
 # %%
 import time
