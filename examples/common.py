@@ -126,7 +126,7 @@ def parameters(namespace: dict, argv=None) -> Path:
     if missing:
         raise NameError(f"common.parameters(): the parameters cell must define {missing}")
     try:
-        check_writable_folder(namespace["out"], "out folder")
+        check_writable_folder(namespace["out"], "--out folder" if script is not None else "out folder")
     except PermissionError as exc:
         if script is None:
             raise
