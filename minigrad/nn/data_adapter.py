@@ -98,18 +98,18 @@ def is_batch_iterable(x) -> bool:
     return hasattr(x, "__next__") or hasattr(x, "__iter__") or (hasattr(x, "__getitem__") and hasattr(x, "__len__"))
 
 
-def split_batch(item):
-    """(x, y, sample_weight) of one batch from a generator."""
-    if isinstance(item, tuple):
-        if len(item) == 1:
-            return item[0], None, None
-        if len(item) == 2:
-            return item[0], item[1], None
-        if len(item) == 3:
-            return item
-        raise ValueError(f"a batch from the generator has {len(item)} entries; expected (x, y) or "
-                         "(x, y, sample_weight)")
-    return item, None, None
+def unpack_x_y_sample_weight(batch):
+    """(x, y, sample_weight) of a batch given as x, (x,), (x, y) or (x, y, sample_weight):
+    a generator's batches, and the `data` a train_step receives (Keras' name)."""
+    if isinstance(batch, tuple):
+        if len(batch) == 1:
+            return batch[0], None, None
+        if len(batch) == 2:
+            return batch[0], batch[1], None
+        if len(batch) == 3:
+            return batch
+        raise ValueError(f"a batch has {len(batch)} entries; expected x, (x, y) or (x, y, sample_weight)")
+    return batch, None, None
 
 
 class ArrayBatches:
@@ -155,7 +155,7 @@ class IterableBatches:
             except StopIteration:
                 break
             count += 1
-            x, y, sw = split_batch(item)
+            x, y, sw = unpack_x_y_sample_weight(item)
             yield host(x), host(y), host(sw)
         if count == 0:
             raise ValueError(f"{self.what}: the generator gave no batch this epoch (exhausted?); give "

@@ -40,22 +40,10 @@ from ..training import losses as losses_module
 from ..training import optim
 from ..training.progress import ProgressBar
 from . import data_adapter as data
+from .data_adapter import unpack_x_y_sample_weight
 from . import metrics as metrics_module
 from .layers import BatchNormalization, frozen_batch_norm_mode
 from .compile_utils import CompiledLoss, CompiledMetrics, as_list
-
-
-def unpack_x_y_sample_weight(data):
-    """(x, y, sample_weight) of a batch given as x, (x,), (x, y) or (x, y, sample_weight)."""
-    if isinstance(data, tuple):
-        if len(data) == 1:
-            return data[0], None, None
-        if len(data) == 2:
-            return data[0], data[1], None
-        if len(data) == 3:
-            return data
-        raise ValueError(f"a batch has {len(data)} entries; expected x, (x, y) or (x, y, sample_weight)")
-    return data, None, None
 
 
 def pack_x_y_sample_weight(x, y=None, sample_weight=None):
