@@ -33,6 +33,7 @@ from ..engine.tensor import Tensor
 from ..training import regularizers
 from . import config as config_module
 from . import graph, initializers
+from .weights import assign, check_shapes, weight_records
 
 # ---------------------------------------------------------------------- names
 
@@ -432,12 +433,10 @@ class Module:
 
     def get_weights(self) -> list:
         """Every weight as a NumPy array, in Keras' order (kernel, bias; BN: gamma, beta, moving stats)."""
-        from .saving import weight_records      # here, not at the top: saving imports the layers (a cycle)
         return [p.numpy() for _, _, p in weight_records(self)]
 
     def set_weights(self, weights) -> None:
         """Copy arrays (as get_weights returns them) into the weights; shapes must match."""
-        from .saving import assign, check_shapes, weight_records      # (a cycle, as in get_weights)
         records = weight_records(self)
         weights = [backend.np.asarray(w) for w in weights]
         check_shapes(records, [w.shape for w in weights], f"set_weights of '{self.name}'",
