@@ -40,6 +40,7 @@ LAYERS = [
     Layer("BatchNormalization", lambda: nn.BatchNormalization(), (3, 2, 2), training=True),
     Layer("Lambda", lambda: nn.Lambda(lambda t: t * t + 1.0), (4,)),
     Layer("Conv2D", lambda: nn.Conv2D(2, 3, padding="same", activation="tanh"), (2, 4, 4)),
+    Layer("Convolution2D", lambda: nn.Convolution2D(2, (3, 3), padding="same"), (2, 4, 4)),
     Layer("Conv2DTranspose", lambda: nn.Conv2DTranspose(2, 3, strides=2), (2, 2, 2)),
     Layer("MaxPooling2D", lambda: nn.MaxPooling2D(2), (1, 4, 4)),
     Layer("UpSampling2D", lambda: nn.UpSampling2D(2), (1, 2, 2)),
@@ -72,8 +73,7 @@ LAYERS = [
 # the Input placeholder (their own files test them: test_nn_layers, test_nn_functional, ...)
 NOT_RUN = {"Module": "the base class", "Layer": "the Keras-style base class",
            "Model": "a container; Sequential and the functional tests run it",
-           "InputLayer": "a placeholder for Input(...), no computation",
-           "Convolution2D": "Keras 1's name: it refuses, naming Conv2D (test_nn_layers.py)"}
+           "InputLayer": "a placeholder for Input(...), no computation"}
 BY_NAME = {case.name: case for case in LAYERS}
 
 

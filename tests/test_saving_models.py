@@ -235,7 +235,9 @@ def test_every_layer_config_round_trips_through_from_config():
     seen = set()
     extra = [nn.GRU(3, reset_after=False, go_backwards=True), nn.GlobalAveragePooling1D(keepdims=True),
              nn.Dense(2, kernel_regularizer=mg.regularizers.l2(0.01), use_bias=False, trainable=False),
-             nn.BatchNormalization(axis=1, momentum=0.8, center=False)]
+             nn.BatchNormalization(axis=1, momentum=0.8, center=False), nn.Softmax(axis=1),
+             nn.Convolution2D(2, (3, 3), padding="same", input_shape=(1, 4, 4)),
+             nn.Dense(2, kernel_initializer="he_normal", bias_initializer="random_normal")]
     for layers in [list(leaves(build())) for build, _ in BUILDERS.values()] + [extra]:
         for layer in layers:
             config = layer.get_config()
@@ -555,3 +557,25 @@ def test_a_subclassed_model_saves_npz_and_is_told_so_for_keras_layouts(tmp_path)
     assert os.listdir(tmp_path) == []
     other.load_weights(model.save_weights(tmp_path / "w.npz"))
     np.testing.assert_array_equal(other.predict(x), model.predict(x))
+
+
+def test_model_checkpoint_saves_the_whole_model_as_keras_does(tmp_path):
+    mg.manual_seed(0)
+    x = np.random.default_rng(0).normal(size=(32, 4)).astype("float32")
+    y = x.sum(axis=1, keepdims=True)
+    model = nn.Sequential([nn.Dense(3, activation="tanh", input_shape=(4,)), nn.Dense(1)])
+    model.compile(optimizer="adam", loss="mse")
+    whole, legacy = tmp_path / "best.keras", tmp_path / "best.h5"
+    weights = tmp_path / "best.weights.h5"
+    model.fit(x, y, epochs=2, verbose=0, validation_data=(x, y), callbacks=[
+        nn.callbacks.ModelCheckpoint(str(whole), save_best_only=True),
+        nn.callbacks.ModelCheckpoint(str(legacy)),
+        nn.callbacks.ModelCheckpoint(str(weights), save_weights_only=True)])
+    for path in (whole, legacy):                  # whole models: architecture and weights
+        np.testing.assert_allclose(nn.load_model(path).predict(x, verbose=0), model.predict(x, verbose=0),
+                                   rtol=1e-6)
+    with pytest.raises(Exception, match="best.weights.h5"):
+        nn.load_model(weights)                    # weights only: no architecture to build from
+    fresh = nn.clone_model(model)
+    fresh.load_weights(weights)
+    np.testing.assert_allclose(fresh.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-6)

@@ -24,7 +24,10 @@ Files, in reading order:
     data_adapter.py  arrays, lists/dicts of arrays, generators of batches
     preprocessing.py RandomTranslation, RandomRotation, RandomZoom, RandomFlip, Rescaling (augmentation)
     separable.py     DepthwiseConv2D, SeparableConv2D (grouped convolution)
-    metrics.py, saving.py   metrics, the .npz weights file
+    metrics.py       metrics
+    weights.py       a model's weights as records (get_weights/set_weights and every file share it)
+    saving/, serialization.py, models.py   model files (.npz, Keras' .weights.h5/.h5/.keras),
+                     configs, to_json/model_from_json, clone_model, load_model
 Callbacks, regularizers and the progress bar live in minigrad/training/ (also nn.callbacks,
 nn.regularizers).
 """

@@ -43,6 +43,7 @@ LAYER_KEYS = {
     "Dense": ("units", "activation", "use_bias", "kernel_initializer", "bias_initializer",
               "kernel_regularizer", "bias_regularizer", "activity_regularizer"),
     "Activation": ("activation",),
+    "Softmax": ("axis",),
     "Dropout": ("rate",),
     "Flatten": (),
     "BatchNormalization": ("axis", "momentum", "epsilon", "center", "scale"),
@@ -124,7 +125,10 @@ _IGNORED = ("dtype", "seed", "value_range", "use_cudnn", "input_length", "renorm
 # ---------------------------------------------------------------------- values
 
 _INITIALIZER_CLASSES = {"GlorotUniform": "glorot_uniform", "Zeros": "zeros", "Ones": "ones",
-                        "Orthogonal": "orthogonal"}
+                        "Orthogonal": "orthogonal", "GlorotNormal": "glorot_normal",
+                        "HeNormal": "he_normal", "HeUniform": "he_uniform", "LecunNormal": "lecun_normal",
+                        "LecunUniform": "lecun_uniform", "RandomNormal": "random_normal",
+                        "RandomUniform": "random_uniform", "TruncatedNormal": "truncated_normal"}
 _INITIALIZER_DEFAULTS = {"gain": 1.0, "input_axes": None, "output_axes": None}    # Keras' defaults
 
 
@@ -167,7 +171,7 @@ def initializer_config(init):
     for class_name, known in _INITIALIZER_CLASSES.items():
         if name == known:
             return {"module": "keras.initializers", "class_name": class_name, "config": {"seed": None}
-                    if class_name in ("GlorotUniform", "Orthogonal") else {}, "registered_name": None}
+                    if class_name not in ("Zeros", "Ones") else {}, "registered_name": None}
     raise ValueError(f"get_config: the initializer {init!r} cannot be written into a config; use one of "
                      f"{sorted(_INITIALIZER_CLASSES.values())}")
 

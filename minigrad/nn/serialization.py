@@ -26,10 +26,10 @@ import json
 from . import graph
 from .conv1d import (AveragePooling1D, Conv1D, GlobalAveragePooling1D, GlobalAveragePooling2D,
                      GlobalMaxPooling1D, GlobalMaxPooling2D, MaxPooling1D)
-from .conv_layers import Conv2D, Conv2DTranspose, MaxPooling2D, UpSampling2D, ZeroPadding2D
+from .conv_layers import Conv2D, Conv2DTranspose, Convolution2D, MaxPooling2D, UpSampling2D, ZeroPadding2D
 from .embedding import Embedding
 from .layers import (Activation, BatchNormalization, Dense, Dropout, Flatten, InputLayer, Lambda, LeakyReLU,
-                     Reshape)
+                     Reshape, Softmax)
 from .merge import Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract
 from .model import Model
 from .preprocessing import RandomFlip, RandomRotation, RandomTranslation, RandomZoom, Rescaling
@@ -44,7 +44,8 @@ BUILTIN_LAYERS = {cls.__name__: cls for cls in (
     Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate,
     Conv1D, MaxPooling1D, AveragePooling1D, GlobalMaxPooling1D, GlobalAveragePooling1D,
     GlobalMaxPooling2D, GlobalAveragePooling2D, Embedding, SimpleRNN, LSTM, GRU, Bidirectional,
-    RandomFlip, RandomRotation, RandomTranslation, RandomZoom, Rescaling, DepthwiseConv2D, SeparableConv2D)}
+    RandomFlip, RandomRotation, RandomTranslation, RandomZoom, Rescaling, DepthwiseConv2D, SeparableConv2D,
+    Softmax, Convolution2D)}
 MODEL_CLASSES = {"Sequential": Sequential, "Functional": Model, "Model": Model}
 
 _REGISTERED: dict = {}          # "Package>Name" -> class

@@ -210,8 +210,9 @@ def activation_name(layer, who: str) -> str:
 
 
 def softmax_axis(per_sample_shape) -> int:
-    """The axis (with the batch axis counted) minigrad's softmax activation normalises over."""
-    return 1 if len(per_sample_shape) == 3 else len(per_sample_shape)
+    """The axis (with the batch axis counted) minigrad's softmax activation normalises over:
+    the last, as Keras' (an NCHW image layer's too, as Keras' channels_first layers)."""
+    return len(per_sample_shape)
 
 
 # ---------------------------------------------------------------------- explicit paddings

@@ -218,24 +218,25 @@ class EarlyStopping(_Monitor):
 
 
 class ModelCheckpoint(_Monitor):
-    """Save the weights after every epoch (or only when `monitor` improved).
+    """Save the model after every epoch (or only when `monitor` improved).
 
-    ModelCheckpoint(filepath, monitor="val_loss", save_best_only=False, save_weights_only=True,
+    ModelCheckpoint(filepath, monitor="val_loss", save_best_only=False, save_weights_only=False,
                     mode="auto", verbose=0)
-    filepath may hold {epoch} and log entries: "ckpt-{epoch:02d}-{val_loss:.3f}.npz".
-    minigrad saves weights (and the optimizer state), not architectures: the file loads with
-    model.load_weights() into the same model built again. Each save is atomic, so a run killed
+    filepath may hold {epoch} and log entries: "ckpt-{epoch:02d}-{val_loss:.3f}.keras".
+    As in Keras, the whole model is saved (model.save: a .keras archive, or Keras 2's .h5; it
+    loads with nn.load_model), or with save_weights_only=True its weights (model.save_weights:
+    the file's ending picks the format, .weights.h5, .h5, .keras, else minigrad's .npz). Any
+    other ending than .keras/.h5 (minigrad's .npz, which holds weights and optimizer state)
+    saves the weights, where Keras would refuse the name. Each save is atomic, so a run killed
     mid-save keeps the previous best file whole.
     """
 
     def __init__(self, filepath, monitor="val_loss", verbose=0, save_best_only=False,
-                 save_weights_only=True, mode="auto", save_freq="epoch", initial_value_threshold=None):
+                 save_weights_only=False, mode="auto", save_freq="epoch", initial_value_threshold=None):
         super().__init__(monitor, mode)
         if save_freq != "epoch":
             raise ValueError("ModelCheckpoint: only save_freq='epoch' is supported")
-        if not save_weights_only:
-            warnings.warn("ModelCheckpoint(save_weights_only=False): minigrad saves weights and "
-                          "optimizer state only; rebuild the model in code to load them", stacklevel=2)
+        self.save_weights_only = bool(save_weights_only)
         self.filepath = os.fspath(filepath)
         _check_not_folder(self.filepath, "ModelCheckpoint: filepath")
         self.verbose = verbose
@@ -264,7 +265,9 @@ class ModelCheckpoint(_Monitor):
             if self.verbose:
                 print(f"Epoch {epoch + 1}: {self.monitor} improved from {self.best} to {value}, saving to {path}")
             self.best = value
-        self.model.save_weights(path)
+        whole_model = not self.save_weights_only and path.endswith((".keras", ".h5")) \
+            and not path.endswith(".weights.h5")
+        (self.model.save if whole_model else self.model.save_weights)(path)
 
 
 def _check_not_folder(path: str, what: str) -> None:
