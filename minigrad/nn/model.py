@@ -24,7 +24,7 @@ import numpy as np
 
 from ..engine.tensor import Tensor
 from ..training.callbacks import History  # noqa: F401  (re-exported: nn.History, as before)
-from . import graph
+from . import graph, saving, serialization
 from .module import Module, format_shape, unique_name
 from .trainer import Trainer
 
@@ -380,15 +380,16 @@ class Model(Trainer, Module):
         """A Sequential or functional model's architecture, under Keras' keys (its layers'
         configs and, for a functional model, how they are called); see nn/serialization.py.
         A subclassed model writes its own (Keras' way), or has only name and trainable."""
-        if self._graph is None and not isinstance(self, serialization.Sequential):
+        if self._graph is None and not isinstance(self, Module.minigrad_class("Sequential")):
             return super().get_config()
         return serialization.model_config(self)
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
         """The model a get_config() describes, with fresh weights."""
-        if cls is Model or issubclass(cls, serialization.Sequential):
-            if issubclass(cls, serialization.Sequential):
+        sequential = Module.minigrad_class("Sequential")
+        if cls is Model or issubclass(cls, sequential):
+            if issubclass(cls, sequential):
                 return serialization.sequential_from_config(config, custom_objects, cls=cls)
             return serialization.model_from_config(config, custom_objects)
         return super().from_config(config)
@@ -428,8 +429,3 @@ def _node_label(tensor) -> str:
     index = owner._inbound_nodes.index(node) if owner is not None and node in owner._inbound_nodes else 0
     name = owner.name if owner is not None else node.name.lower()
     return f"{name}[{index}][{tensor.index}]"
-
-
-# The saving code reads Model and Sequential (to find a model's layers), so it is imported once
-# the classes above exist; nothing of it runs at import time.
-from . import saving, serialization  # noqa: E402

@@ -151,6 +151,20 @@ class Module:
     accepts_integer_input = False   # True for layers fed integer ids (Embedding): kept as ints
     supports_masking = False        # True: the input's mask (mask_of) is handed on to the output
 
+    _minigrad_classes = {}      # minigrad's own Module classes by name (see minigrad_class)
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if cls.__module__.startswith("minigrad.nn."):
+            Module._minigrad_classes[cls.__name__] = cls
+
+    @staticmethod
+    def minigrad_class(name):
+        """minigrad's layer or model class called `name` ("Model", "Sequential", "Dense", ...).
+        The code that saves and loads models finds Model and Sequential here rather than by
+        importing model.py, which itself saves through that code."""
+        return Module._minigrad_classes[name]
+
     def __init__(self, name=None, input_shape=None, trainable=True):
         self._name = name or unique_name(_snake_case(type(self).__name__))   # named when made, as Keras
         self._training = True

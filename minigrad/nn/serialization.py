@@ -31,11 +31,10 @@ from .embedding import Embedding
 from .layers import (Activation, BatchNormalization, Dense, Dropout, Flatten, InputLayer, Lambda, LeakyReLU,
                      Reshape, Softmax)
 from .merge import Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract
-from .model import Model
+from .module import Module
 from .preprocessing import RandomFlip, RandomRotation, RandomTranslation, RandomZoom, Rescaling
 from .recurrent import GRU, LSTM, Bidirectional, SimpleRNN
 from .separable import DepthwiseConv2D, SeparableConv2D
-from .sequential import Sequential
 
 # Keras' class names of minigrad's layers (the same names: Keras' module keras.layers)
 BUILTIN_LAYERS = {cls.__name__: cls for cls in (
@@ -46,7 +45,13 @@ BUILTIN_LAYERS = {cls.__name__: cls for cls in (
     GlobalMaxPooling2D, GlobalAveragePooling2D, Embedding, SimpleRNN, LSTM, GRU, Bidirectional,
     RandomFlip, RandomRotation, RandomTranslation, RandomZoom, Rescaling, DepthwiseConv2D, SeparableConv2D,
     Softmax, Convolution2D)}
-MODEL_CLASSES = {"Sequential": Sequential, "Functional": Model, "Model": Model}
+MODEL_NAMES = {"Sequential": "Sequential", "Functional": "Model", "Model": "Model"}   # Keras' -> minigrad's
+
+
+def _model_classes():
+    """(Model, Sequential), found by name: model.py saves through this module, so importing it
+    here would make a circle."""
+    return Module.minigrad_class("Model"), Module.minigrad_class("Sequential")
 
 _REGISTERED: dict = {}          # "Package>Name" -> class
 
@@ -86,6 +91,7 @@ def get_registered_object(key, custom_objects=None):
 # ---------------------------------------------------------------------- one layer
 
 def class_name_of(layer) -> str:
+    Model, Sequential = _model_classes()
     if type(layer) is Model:
         return "Functional"
     return type(layer).__name__
@@ -93,6 +99,7 @@ def class_name_of(layer) -> str:
 
 def serialize_layer(layer) -> dict:
     """Keras 3's serialized layer: module, class_name, config, registered_name, build_config."""
+    Model, Sequential = _model_classes()
     cls = type(layer)
     if isinstance(layer, Lambda):
         raise ValueError(f"cannot save Lambda layer '{layer.name}': it runs a Python function, which a "
@@ -134,7 +141,8 @@ def layer_class(entry, custom_objects=None, source="the config"):
     cls = None
     if registered:
         cls = get_registered_object(registered, custom_objects)
-    cls = cls or (custom_objects or {}).get(name) or BUILTIN_LAYERS.get(name) or MODEL_CLASSES.get(name)
+    cls = cls or (custom_objects or {}).get(name) or BUILTIN_LAYERS.get(name) or \
+        (Module.minigrad_class(MODEL_NAMES[name]) if name in MODEL_NAMES else None)
     if cls is None:
         layer_name = (entry.get("config") or {}).get("name", "?")
         raise UnknownLayerError(
@@ -147,6 +155,7 @@ def layer_class(entry, custom_objects=None, source="the config"):
 
 def deserialize_layer(entry, custom_objects=None, source="the config"):
     """A new layer (or model) from serialize_layer's dict, built when the entry says how."""
+    Model, Sequential = _model_classes()
     if isinstance(entry, str):
         entry = {"class_name": entry, "config": {}}
     cls = layer_class(entry, custom_objects, source)
@@ -182,7 +191,8 @@ def sequential_config(model) -> dict:
     return config
 
 
-def sequential_from_config(config, custom_objects=None, source="the config", cls=Sequential):
+def sequential_from_config(config, custom_objects=None, source="the config", cls=None):
+    cls = cls or Module.minigrad_class("Sequential")
     model = cls(name=config.get("name"), trainable=config.get("trainable", True))
     for entry in config.get("layers", []):
         model.add(deserialize_layer(entry, custom_objects, source))
@@ -344,13 +354,15 @@ def functional_from_config(config, custom_objects=None, source="the config"):
     except KeyError as exc:
         raise ValueError(f"{source}: the config's input_layers / output_layers name {exc}, which it does "
                          "not make") from None
-    return Model(inputs, outputs, name=config.get("name"), trainable=config.get("trainable", True))
+    return Module.minigrad_class("Model")(inputs, outputs, name=config.get("name"),
+                                          trainable=config.get("trainable", True))
 
 
 # ---------------------------------------------------------------------- whole models, JSON
 
 def model_config(model) -> dict:
     """The get_config() of a Sequential or functional model."""
+    Model, Sequential = _model_classes()
     if isinstance(model, Sequential):
         return sequential_config(model)
     if model._graph is None:

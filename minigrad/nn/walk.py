@@ -26,22 +26,24 @@ from .conv_layers import Conv2D, Conv2DTranspose, MaxPooling2D, same_padding
 from .embedding import Embedding
 from .graph import Node
 from .layers import Lambda
-from .model import Model
-from .saving.npz import weight_records
-from .sequential import Sequential
+from .module import Module
+from .weights import weight_records
 
 
 class UnsupportedLayer(ValueError):
     """A layer that a converter has no rule for (the message names it and what is supported)."""
 
 
+# Model and Sequential are looked up by name (Module.minigrad_class), not imported: model.py
+# saves through code that uses this module.
 def is_sequential(model) -> bool:
-    return isinstance(model, Sequential)
+    return isinstance(model, Module.minigrad_class("Sequential"))
 
 
 def is_functional(model) -> bool:
     """True for a model built as Model(inputs, outputs) (not Sequential, not subclassed)."""
-    return isinstance(model, Model) and not isinstance(model, Sequential) and model._graph is not None
+    return isinstance(model, Module.minigrad_class("Model")) and not is_sequential(model) \
+        and model._graph is not None
 
 
 def is_model(layer) -> bool:

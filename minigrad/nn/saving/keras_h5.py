@@ -63,7 +63,6 @@ from ..conv_layers import Conv2D, Conv2DTranspose, ImageLayer
 from ..graph import InputNode
 from ..layers import Activation, BatchNormalization, Dense, Dropout, Flatten, LeakyReLU, Reshape
 from ..merge import Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract
-from ..model import Model
 from ..module import Module
 from .npz import assign, weight_records
 
@@ -235,7 +234,7 @@ def keras_leaves(model) -> list:
 
 def _keras_class_name(layer) -> str:
     """The class Keras saves a layer under: Model(inputs, outputs) is Keras' Functional."""
-    return "Functional" if type(layer) is Model else type(layer).__name__
+    return "Functional" if type(layer) is Module.minigrad_class("Model") else type(layer).__name__
 
 
 def _keras3_paths(model, prefix="layers"):
