@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from .example_runner import EXAMPLES, load_definitions, load_metrics, needs_matplotlib, run_example
-from .test_notebooks import LESSONS, NO_MNIST, fake_imdb
+from .test_notebooks import LESSONS, NO_MNIST, fake_imdb, skip_without_its_package
 
 SLOW = {"dcgan_keras", "dcgan_mnist", "overfitting"}
 
@@ -25,6 +25,7 @@ def lesson_cases():
 @needs_matplotlib
 @pytest.mark.parametrize("name", list(lesson_cases()))
 def test_every_lesson_runs_with_one_epoch_on_300_examples(name, tmp_path, request):
+    skip_without_its_package(name)
     if name not in NO_MNIST:
         request.getfixturevalue("mnist_available")
     extra = []

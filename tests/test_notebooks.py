@@ -31,6 +31,14 @@ build = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(build)
 
 LESSONS = {source.stem: source for source in build.lessons()}
+# lessons that need an optional package the test extra does not install (PyTorch: the user's own
+# install); without it they stop at once with a message, so their runs are skipped here
+NEEDS = {"continue_in_pytorch": "torch"}
+
+
+def skip_without_its_package(name):
+    if name in NEEDS:
+        pytest.importorskip(NEEDS[name], reason=f"{name} needs {NEEDS[name]}, which is not installed")
 
 # Every lesson is injected `out` and, where it has them, epochs=1, limit=300 and verbose=0;
 # these are the further settings that make each one tiny.
@@ -93,6 +101,7 @@ def cases():
 @needs_matplotlib
 @pytest.mark.parametrize("name, device", list(cases()))
 def test_lesson_notebook_runs_and_shows_its_figures(name, device, tmp_path, request):
+    skip_without_its_package(name)
     if name not in NO_MNIST:
         request.getfixturevalue("mnist_available")
     out = tmp_path / "out"
