@@ -38,6 +38,8 @@ import hashlib
 import importlib.util
 import os
 import sys
+import urllib.error
+import urllib.request
 import warnings
 import zlib
 from dataclasses import dataclass
@@ -368,9 +370,6 @@ def _checksums_ok(path: Path, expected: dict[str, str]) -> tuple[bool, str]:
 
 def _fetch_to_part(url: str, part: Path, timeout: float) -> None:
     """Download `url` into `part`, resuming from its current size when the server allows."""
-    import urllib.error
-    import urllib.request
-
     have = part.stat().st_size if part.exists() else 0
     request = urllib.request.Request(url, headers={"User-Agent": "minigrad-data/1"})
     if have:
