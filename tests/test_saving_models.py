@@ -15,27 +15,11 @@ from minigrad import nn
 from minigrad.nn import serialization
 from minigrad.nn.saving import WeightsFileError, keras_h5
 
+from .keras_custom_layers import ScaleLayer
+
 h5py = pytest.importorskip("h5py")
 
 FIXTURES = Path(__file__).parent / "fixtures" / "keras"
-
-
-@nn.register_keras_serializable(package="minigrad_fixtures")
-class ScaleLayer(nn.Layer):
-    """The custom layer of the fixtures (make_fixtures.py), the Keras way: y = x * scale * factor."""
-
-    def __init__(self, factor=1.0, **kwargs):
-        super().__init__(**kwargs)
-        self.factor = factor
-
-    def build(self, input_shape):
-        self.scale = self.add_weight(shape=(input_shape[-1],), initializer="ones", name="scale")
-
-    def call(self, x):
-        return x * self.scale * self.factor
-
-    def get_config(self):
-        return {**super().get_config(), "factor": self.factor}
 
 
 # ---------------------------------------------------------------------- models of every layer type

@@ -40,10 +40,10 @@ from ..training import losses as losses_module
 from ..training import optim
 from ..training.progress import ProgressBar
 from . import data_adapter as data
-from .data_adapter import unpack_x_y_sample_weight
 from . import metrics as metrics_module
-from .layers import BatchNormalization, frozen_batch_norm_mode
 from .compile_utils import CompiledLoss, CompiledMetrics, as_list
+from .data_adapter import unpack_x_y_sample_weight
+from .layers import BatchNormalization, frozen_batch_norm_mode
 
 
 def pack_x_y_sample_weight(x, y=None, sample_weight=None):
